@@ -1,0 +1,57 @@
+// Element and weight types. The numeric ids are GGML's (they are what GGUF files store);
+// the block layouts are documented in ops/src/quant.cpp next to their reference code.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace isomer {
+
+enum class DType : uint32_t {
+  F32 = 0,
+  F16 = 1,
+  Q4_0 = 2,
+  Q4_1 = 3,
+  Q5_0 = 6,
+  Q5_1 = 7,
+  Q8_0 = 8,
+  Q4_K = 12,
+  Q5_K = 13,
+  Q6_K = 14,
+  I32 = 26,
+  BF16 = 30,
+};
+
+struct DTypeTraits {
+  std::string_view name;
+  int64_t block_elems;   // elements per block (1 for plain types)
+  size_t block_bytes;    // bytes per block
+  bool quantized;
+};
+
+// Traits of a supported type; nullopt for an id isomer does not implement.
+std::optional<DTypeTraits> dtype_traits(uint32_t ggml_id);
+const DTypeTraits& traits(DType type);
+std::string_view dtype_name(DType type);
+// GGML's name for any type id, including ones isomer does not support (for error messages).
+std::string_view ggml_type_name(uint32_t ggml_id);
+std::optional<DType> dtype_from_name(std::string_view name);
+
+// Bytes of a row of n elements; throws if n is not a multiple of the block size.
+size_t row_bytes(DType type, int64_t n);
+
+// Reference dequantisation of n elements (n a multiple of the block size) to f32.
+void dequantize_row(DType type, const void* src, float* dst, int64_t n);
+// Reference quantisation of n f32 values (n a multiple of the block size), round-to-nearest
+// with the same block scale choice as GGML's reference quantizers.
+void quantize_row(DType type, const float* src, void* dst, int64_t n);
+
+// fp16 / bf16 scalar conversions (IEEE half, round-to-nearest-even; bf16 as GGML rounds it).
+float fp16_to_f32(uint16_t h);
+uint16_t f32_to_fp16(float f);
+float bf16_to_f32(uint16_t h);
+uint16_t f32_to_bf16(float f);
+
+}  // namespace isomer

@@ -1,0 +1,5 @@
+#pragma once
+
+namespace isomer {
+const char* version();
+}

@@ -1,0 +1,15 @@
+// Where the tests find ../shared (models, llama.cpp references, tokenizer vectors).
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace isomer::test {
+
+// $ISOMER_TEST_DATA, else the build's default (../shared beside the checkout).
+std::filesystem::path data_dir();
+std::filesystem::path model_path(const std::string& file);  // data_dir()/models/file
+// The `isomer` CLI built with the tests.
+std::filesystem::path cli_path();
+
+}  // namespace isomer::test
