@@ -1,1 +1,40 @@
-// Placeholder until the backend interface lands.
+#include <isomer/backend.h>
+#include <isomer/error.h>
+
+#include <fmt/ranges.h>
+
+#include <vector>
+
+#include "cpu/cpu_backend.h"
+
+namespace isomer {
+
+void Device::copy(const Buffer& src, size_t src_offset, Buffer& dst, size_t dst_offset,
+                  size_t bytes) {
+  if (const auto* p = static_cast<const uint8_t*>(src.host_data())) {
+    dst.write(dst_offset, p + src_offset, bytes);
+    return;
+  }
+  std::vector<uint8_t> staging(bytes);
+  src.read(src_offset, staging.data(), bytes);
+  dst.write(dst_offset, staging.data(), bytes);
+}
+
+std::span<Backend* const> backends() {
+  // One line per backend.
+  static Backend* const all[] = {
+      &cpu::backend(),
+  };
+  return all;
+}
+
+Backend& backend(std::string_view name) {
+  std::vector<std::string_view> names;
+  for (Backend* b : backends()) {
+    if (b->name() == name) return *b;
+    names.push_back(b->name());
+  }
+  fail("unknown backend '{}' (this build has: {})", name, fmt::join(names, ", "));
+}
+
+}  // namespace isomer

@@ -1,0 +1,184 @@
+// The CPU backend: host memory buffers, a thread team, and every op of the catalogue.
+#include "cpu_backend.h"
+
+#include <isomer/error.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "kernels.h"
+#include "thread_pool.h"
+
+namespace isomer::cpu {
+namespace {
+
+class HostBuffer final : public Buffer {
+ public:
+  explicit HostBuffer(size_t bytes) : size_(bytes) {
+    // 64-byte alignment for vector loads; std::aligned_alloc needs a multiple of it.
+    data_ = static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64));
+    if (!data_) fail("cpu: out of host memory allocating {} bytes", bytes);
+    owned_ = true;
+  }
+  HostBuffer(const void* data, size_t bytes)
+      : data_(static_cast<uint8_t*>(const_cast<void*>(data))), size_(bytes) {}
+  ~HostBuffer() override {
+    if (owned_) std::free(data_);
+  }
+  size_t size() const override { return size_; }
+  void write(size_t offset, const void* src, size_t bytes) override {
+    check(offset, bytes);
+    std::memcpy(data_ + offset, src, bytes);
+  }
+  void read(size_t offset, void* dst, size_t bytes) const override {
+    check(offset, bytes);
+    std::memcpy(dst, data_ + offset, bytes);
+  }
+  void* host_data() const override { return data_; }
+
+ private:
+  void check(size_t offset, size_t bytes) const {
+    if (offset > size_ || bytes > size_ - offset)
+      fail("cpu: access of {} bytes at {} outside a buffer of {}", bytes, offset, size_);
+  }
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  bool owned_ = false;
+};
+
+std::string cpu_model_name() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  return "CPU";
+}
+
+uint64_t physical_memory() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  uint64_t kib = 0;
+  while (in >> key >> kib)
+    if (key == "MemTotal:") return kib * 1024;
+  return 0;
+}
+
+DeviceProperties cpu_properties(int threads) {
+  DeviceProperties p;
+  p.id = "cpu:0";
+  p.name = cpu_model_name();
+  p.vendor = "host";
+  p.driver = "isomer cpu";
+  p.memory_bytes = physical_memory();
+  p.compute_units = std::thread::hardware_concurrency();
+  p.extra.emplace_back("threads", std::to_string(threads));
+#if defined(__AVX2__) && defined(__FMA__)
+  p.extra.emplace_back("simd", "avx2+fma");
+#else
+  p.extra.emplace_back("simd", "scalar");
+#endif
+  return p;
+}
+
+TensorView view(const TensorBinding& b) {
+  return {b.desc, static_cast<uint8_t*>(b.buffer->host_data()) + b.offset};
+}
+
+// Rows [begin, end) of a row-major view (the elements of a 1-D one).
+TensorView slice_rows(const TensorView& t, int64_t begin, int64_t end) {
+  const int64_t row_elems = t.desc.shape.size() == 1 ? 1 : t.desc.cols();
+  TensorView s = t;
+  s.desc.shape[0] = end - begin;
+  s.data = static_cast<uint8_t*>(t.data) + row_bytes(t.desc.type, row_elems) * begin;
+  return s;
+}
+
+// Which inputs of a row-wise op are split along with the output's rows.
+bool splits_with_output(const Op& op, size_t input, const TensorView& in, int64_t rows) {
+  switch (op.kind()) {
+    case OpKind::GetRows: return input == 1;
+    case OpKind::RmsNorm: return input == 0;
+    case OpKind::Add: return input == 0 || in.desc.rows() == rows;
+    case OpKind::SwiGlu: return true;
+    case OpKind::Rope: return input < 2;
+    default: return false;
+  }
+}
+
+class CpuDevice final : public Device {
+ public:
+  explicit CpuDevice(int threads) : pool_(threads), props_(cpu_properties(threads)) {}
+
+  const DeviceProperties& properties() const override { return props_; }
+  std::unique_ptr<Buffer> allocate(size_t bytes) override {
+    return std::make_unique<HostBuffer>(bytes);
+  }
+  std::unique_ptr<Buffer> wrap_host(const void* data, size_t bytes) override {
+    return std::make_unique<HostBuffer>(data, bytes);
+  }
+  Support supports(const Op&, std::span<const TensorDesc>, const TensorDesc&) const override {
+    return Support::yes();  // every op and type of the catalogue
+  }
+  void run(std::span<const Step> steps) override {
+    std::vector<TensorView> in;
+    for (const Step& s : steps) {
+      in.clear();
+      for (const auto& b : s.inputs) in.push_back(view(b));
+      run_op(*s.op, in, view(s.output));
+    }
+  }
+  void synchronize() override {}
+
+ private:
+  void run_op(const Op& op, const std::vector<TensorView>& in, const TensorView& out) {
+    switch (op.kind()) {
+      case OpKind::MatMul: return mat_mul(pool_, in[0], in[1], out);
+      case OpKind::Attention:
+        return attention(pool_, std::get<AttentionParams>(op.params), in[0], in[1], in[2], out);
+      case OpKind::StoreKV: return reference(op, in, out);
+      default: break;
+    }
+    // Row-wise ops: the reference code on row ranges, in parallel.
+    const int64_t rows = out.desc.shape[0];
+    const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, out.desc.cols()));
+    pool_.parallel_for(rows, grain, [&](int64_t begin, int64_t end) {
+      std::vector<TensorView> part(in);
+      for (size_t i = 0; i < part.size(); ++i)
+        if (splits_with_output(op, i, in[i], rows)) part[i] = slice_rows(in[i], begin, end);
+      reference(op, part, slice_rows(out, begin, end));
+    });
+  }
+
+  ThreadPool pool_;
+  DeviceProperties props_;
+};
+
+class CpuBackend final : public Backend {
+ public:
+  std::string_view name() const override { return "cpu"; }
+  std::vector<DeviceProperties> devices() override { return {cpu_properties(default_threads())}; }
+  std::unique_ptr<Device> open(int index, const DeviceOptions& options) override {
+    if (index != 0) fail("backend cpu: no device {} (there is one CPU device, cpu:0)", index);
+    if (options.threads < 0) fail("backend cpu: thread count {} is negative", options.threads);
+    return std::make_unique<CpuDevice>(options.threads > 0 ? options.threads : default_threads());
+  }
+
+ private:
+  static int default_threads() {
+    return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  }
+};
+
+}  // namespace
+
+Backend& backend() {
+  static CpuBackend instance;
+  return instance;
+}
+
+}  // namespace isomer::cpu

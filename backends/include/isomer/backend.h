@@ -1,0 +1,103 @@
+// The one interface every backend implements: a Backend lists Devices; a Device allocates
+// Buffers, copies between them, says whether it runs an op (and if not, why), runs a
+// subgraph and synchronises. Adding a backend means a folder under backends/ plus one line in
+// backends/registry.cpp.
+#pragma once
+
+#include <isomer/ops/op.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace isomer {
+
+class Buffer {
+ public:
+  virtual ~Buffer() = default;
+  virtual size_t size() const = 0;
+  virtual void write(size_t offset, const void* src, size_t bytes) = 0;
+  virtual void read(size_t offset, void* dst, size_t bytes) const = 0;
+  // Host address of the buffer's first byte when the CPU can address it directly, else null.
+  virtual void* host_data() const { return nullptr; }
+};
+
+// Answer of Device::supports: yes, or no with the reason (shown to users on fallback).
+struct Support {
+  bool ok = true;
+  std::string reason;
+  static Support yes() { return {}; }
+  static Support no(std::string why) { return {false, std::move(why)}; }
+  explicit operator bool() const { return ok; }
+};
+
+struct DeviceProperties {
+  std::string id;      // "cpu:0", "vulkan:1"
+  std::string name;    // what the driver calls it
+  std::string vendor;
+  std::string driver;
+  uint64_t memory_bytes = 0;
+  uint32_t compute_units = 0;  // cores, SMs, CUs
+  std::vector<std::pair<std::string, std::string>> extra;  // backend-specific facts
+};
+
+// Where a tensor lives: a buffer of the running device and an offset into it.
+struct TensorBinding {
+  TensorDesc desc;
+  Buffer* buffer = nullptr;
+  size_t offset = 0;
+};
+
+// One op of a subgraph, with its operands bound to memory.
+struct Step {
+  const Op* op = nullptr;
+  std::vector<TensorBinding> inputs;
+  TensorBinding output;
+  std::string_view label;  // the node's name, for error messages
+};
+
+struct DeviceOptions {
+  int threads = 0;  // CPU worker threads; 0 = all cores
+};
+
+class Device {
+ public:
+  virtual ~Device() = default;
+  virtual const DeviceProperties& properties() const = 0;
+  virtual std::unique_ptr<Buffer> allocate(size_t bytes) = 0;
+  // Zero-copy buffer over host memory that outlives it (a mapped model file); null when the
+  // device cannot use host memory directly, in which case the caller uploads.
+  virtual std::unique_ptr<Buffer> wrap_host(const void* data, size_t bytes) { return nullptr; }
+  virtual Support supports(const Op& op, std::span<const TensorDesc> inputs,
+                           const TensorDesc& output) const = 0;
+  // Runs the steps in order; may return before they finish (see synchronize).
+  virtual void run(std::span<const Step> steps) = 0;
+  virtual void synchronize() = 0;
+  // Copies between two buffers of this device.
+  virtual void copy(const Buffer& src, size_t src_offset, Buffer& dst, size_t dst_offset,
+                    size_t bytes);
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string_view name() const = 0;  // "cpu", "vulkan", "cuda", "hip"
+  // Devices present; empty when the backend is unavailable.
+  virtual std::vector<DeviceProperties> devices() = 0;
+  // Why the backend has no devices here ("" when it has some).
+  virtual std::string unavailable_reason() { return ""; }
+  // Opens device `index`; isomer::Error naming the backend when it is out of range or fails.
+  virtual std::unique_ptr<Device> open(int index, const DeviceOptions& options) = 0;
+};
+
+// Every backend compiled into this build, in registry order (cpu first).
+std::span<Backend* const> backends();
+// The backend called `name`; isomer::Error listing the known ones when there is none.
+Backend& backend(std::string_view name);
+
+}  // namespace isomer

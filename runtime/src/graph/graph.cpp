@@ -1,0 +1,32 @@
+#include "graph/graph.h"
+
+#include <isomer/error.h>
+
+namespace isomer {
+
+ValueId Graph::add_value(std::string name, TensorDesc desc, ValueKind kind) {
+  values_.push_back({std::move(name), std::move(desc), kind, -1});
+  return static_cast<ValueId>(values_.size() - 1);
+}
+
+ValueId Graph::add_node(std::string name, Op op, std::vector<ValueId> inputs) {
+  std::vector<TensorDesc> descs;
+  for (ValueId v : inputs) descs.push_back(value(v).desc);
+  TensorDesc out;
+  try {
+    out = op.infer(descs);
+  } catch (const Error& e) {
+    fail("graph node {}: {}", name, e.what());
+  }
+  ValueId output;
+  if (const int alias = op.inplace_input(); alias >= 0) {
+    output = inputs[static_cast<size_t>(alias)];
+  } else {
+    output = add_value(name, std::move(out), ValueKind::Intermediate);
+    values_.back().producer = static_cast<int>(nodes_.size());
+  }
+  nodes_.push_back({std::move(name), std::move(op), std::move(inputs), output});
+  return output;
+}
+
+}  // namespace isomer

@@ -1,0 +1,21 @@
+// Memory planning: every per-call input and intermediate value gets an offset in one arena;
+// values whose lifetimes do not overlap share bytes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "graph/graph.h"
+
+namespace isomer {
+
+struct MemoryPlan {
+  std::vector<int64_t> offsets;  // per value; -1 for weights and state (not in the arena)
+  size_t arena_bytes = 0;
+  size_t unshared_bytes = 0;  // what the same values would take without reuse
+};
+
+MemoryPlan plan_memory(const Graph& graph, size_t alignment = 64);
+
+}  // namespace isomer

@@ -1,0 +1,65 @@
+// Model loading: metadata -> architecture and hyper-parameters, tokenizer, and the weights
+// placed on the device once (zero-copy over the mapped file where the device can address host
+// memory, one upload otherwise).
+#include <isomer/error.h>
+#include <isomer/model.h>
+
+#include <fmt/ranges.h>
+
+#include <algorithm>
+
+#include "arch/architecture.h"
+#include "model/config.h"
+
+namespace isomer {
+
+Model::~Model() = default;
+
+const TensorBinding* Model::weight(std::string_view name) const {
+  const auto it = std::lower_bound(bindings_.begin(), bindings_.end(), name,
+                                   [](const auto& b, std::string_view n) { return b.first < n; });
+  return it != bindings_.end() && it->first == name ? &it->second : nullptr;
+}
+
+std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& options) {
+  std::unique_ptr<Model> m(new Model);
+  m->file_ = gguf::File::open(path);
+  const gguf::File& file = *m->file_;
+
+  const auto arch = file.get_string("general.architecture");
+  if (!arch) fail("{}: no general.architecture in the metadata; is this a model file?", path);
+  const Architecture* architecture = find_architecture(*arch);
+  if (!architecture)
+    fail("{}: architecture '{}' is not supported (supported: {})", path, *arch,
+         fmt::join(supported_architectures(), ", "));
+  m->config_ = read_config(file, *arch);
+  m->tokenizer_ = Tokenizer::from_gguf(file);
+
+  m->device_ = backend(options.backend).open(options.device, {.threads = options.threads});
+
+  // All tensor data lies in one section of the file: place it on the device as one buffer.
+  const auto& tensors = file.tensors();
+  uint64_t end = 0;
+  for (const auto& t : tensors) end = std::max(end, t.offset + t.nbytes);
+  if (!tensors.empty()) {
+    const uint8_t* section = tensors.front().data - tensors.front().offset;
+    m->weights_ = m->device_->wrap_host(section, end);
+    if (!m->weights_) {
+      m->weights_ = m->device_->allocate(end);
+      m->weights_->write(0, section, end);
+    }
+  }
+  for (const auto& t : tensors) {
+    TensorDesc desc{t.type, Shape(t.dims.rbegin(), t.dims.rend())};
+    m->bindings_.emplace_back(t.name, TensorBinding{desc, m->weights_.get(), t.offset});
+  }
+  std::sort(m->bindings_.begin(), m->bindings_.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+
+  // Build a one-token graph now, so that a missing or misshapen tensor is reported at load.
+  GraphBuilder builder(*m, Batch{.n_tokens = 1, .n_past = 0, .n_ctx = 1});
+  architecture->build(builder);
+  return m;
+}
+
+}  // namespace isomer
