@@ -42,6 +42,9 @@ struct Value {
   static Value strings(std::vector<std::string> v);
   static Value f32s(std::span<const float> v);
   static Value i32s(std::span<const int32_t> v);
+
+  // Same stored type and same value (for arrays: element type and every element).
+  friend bool operator==(const Value&, const Value&) = default;
 };
 
 struct TensorInfo {
