@@ -42,6 +42,9 @@ struct Value {
   static Value strings(std::vector<std::string> v);
   static Value f32s(std::span<const float> v);
   static Value i32s(std::span<const int32_t> v);
+
+  // Same stored type and same value (for arrays: element type and every element).
+  friend bool operator==(const Value&, const Value&) = default;
 };
 
 struct TensorInfo {
@@ -114,6 +117,10 @@ class Writer {
   void write(const std::string& path) const;  // atomic: writes a temp file, then renames
 
  private:
+  uint64_t alignment() const;
+  // Header, metadata and tensor infos, padded to the start of the data section.
+  std::vector<uint8_t> encode_header(uint64_t alignment) const;
+
   std::vector<std::pair<std::string, Value>> kv_;
   struct Tensor {
     std::string name;
