@@ -1,0 +1,32 @@
+#include "model_options.h"
+
+#include <isomer/error.h>
+
+namespace isomer::cli {
+
+void ModelOptions::add_to(CLI::App& cmd, bool model_optional) {
+  auto* m = cmd.add_option("-m,--model", path, "GGUF model file");
+  if (!model_optional) m->required();
+  cmd.add_option("--backend,--device", device,
+                 "Backend, optionally with a device index: cpu, vulkan, vulkan:1 ...")
+      ->capture_default_str();
+  cmd.add_option("-t,--threads", threads, "CPU threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--ctx", n_ctx, "Context size in tokens (0: the model's, at most 4096)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+std::unique_ptr<Model> ModelOptions::load() const {
+  LoadOptions options{.backend = device, .device = 0, .threads = threads};
+  if (const auto colon = device.find(':'); colon != std::string::npos) {
+    options.backend = device.substr(0, colon);
+    const std::string index = device.substr(colon + 1);
+    if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos ||
+        index.size() > 6)
+      fail("device '{}': the index after ':' must be a number", device);
+    options.device = std::stoi(index);
+  }
+  return Model::load(path, options);
+}
+
+}  // namespace isomer::cli

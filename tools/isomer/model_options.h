@@ -1,0 +1,26 @@
+// Options every model-running subcommand shares: the file, the backend and device, threads
+// and context size.
+#pragma once
+
+#include <isomer/model.h>
+
+#include <memory>
+#include <string>
+
+#include "commands.h"
+
+namespace isomer::cli {
+
+struct ModelOptions {
+  std::string path;
+  std::string device = "cpu";  // "cpu", "vulkan", "vulkan:1"
+  int threads = 0;
+  int64_t n_ctx = 0;
+
+  // Adds -m/--model (required unless `model_optional`), --backend/--device, -t, --ctx.
+  void add_to(CLI::App& cmd, bool model_optional = false);
+  std::unique_ptr<Model> load() const;
+  ContextOptions context() const { return {.n_ctx = n_ctx}; }
+};
+
+}  // namespace isomer::cli
