@@ -1,11 +1,16 @@
 #include "model_options.h"
 
 #include <isomer/error.h>
+#include <isomer/synth.h>
+
+#include <fmt/format.h>
 
 namespace isomer::cli {
 
 void ModelOptions::add_to(CLI::App& cmd, bool model_optional) {
-  auto* m = cmd.add_option("-m,--model", path, "GGUF model file");
+  auto* m = cmd.add_option("-m,--model", path,
+                           model_optional ? "GGUF model file (default: the built-in tiny model)"
+                                          : "GGUF model file");
   if (!model_optional) m->required();
   cmd.add_option("--backend,--device", device,
                  "Backend, optionally with a device index: cpu, vulkan, vulkan:1 ...")
@@ -16,7 +21,14 @@ void ModelOptions::add_to(CLI::App& cmd, bool model_optional) {
       ->check(CLI::NonNegativeNumber);
 }
 
-std::unique_ptr<Model> ModelOptions::load() const {
+std::unique_ptr<Model> ModelOptions::load() {
+  if (path.empty()) {
+    path = synth::default_model_path();
+    fmt::print(stderr,
+               "no -m given: using the built-in default model tiny (synthetic, seeded random "
+               "weights: its text is gibberish) at {}\n",
+               path);
+  }
   LoadOptions options{.backend = device, .device = 0, .threads = threads};
   if (const auto colon = device.find(':'); colon != std::string::npos) {
     options.backend = device.substr(0, colon);

@@ -19,7 +19,9 @@ struct ModelOptions {
 
   // Adds -m/--model (required unless `model_optional`), --backend/--device, -t, --ctx.
   void add_to(CLI::App& cmd, bool model_optional = false);
-  std::unique_ptr<Model> load() const;
+  // Without -m, loads the built-in default model (synthesised on first use) and sets `path`
+  // to it, saying so on stderr.
+  std::unique_ptr<Model> load();
   ContextOptions context() const { return {.n_ctx = n_ctx}; }
 };
 

@@ -29,7 +29,7 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 void add_run(CLI::App& app) {
   auto* cmd = app.add_subcommand("run", "Generate text from a prompt");
   auto o = std::make_shared<RunOptions>();
-  o->model.add_to(*cmd);
+  o->model.add_to(*cmd, /*model_optional=*/true);
   auto& s = o->sampling;
   cmd->add_option("-p,--prompt", o->prompt, "Prompt text")->required();
   cmd->add_option("-n,--n-predict", o->n_predict, "Tokens to generate")

@@ -7,6 +7,7 @@
 #include <isomer/ops/dtype.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -113,8 +114,16 @@ class Writer {
   // dims in GGUF order (innermost first); data must hold row_bytes(type, dims[0]) * rows bytes.
   void add_tensor(std::string name, DType type, std::vector<int64_t> dims,
                   std::span<const uint8_t> data);
+  // Declares a tensor whose data write(path, source) asks for when it gets to it, so that a
+  // file larger than memory can be written one tensor at a time.
+  void declare_tensor(std::string name, DType type, std::vector<int64_t> dims);
+  // For finish() and write(path): every tensor must have been added with its data.
   std::vector<uint8_t> finish() const;
   void write(const std::string& path) const;  // atomic: writes a temp file, then renames
+  // Fills `out` (exactly the tensor's size) with the data of declared tensor number `index`
+  // (its position among all tensors, declared or added).
+  using TensorSource = std::function<void(size_t index, std::span<uint8_t> out)>;
+  void write(const std::string& path, const TensorSource& source) const;
 
  private:
   uint64_t alignment() const;
@@ -122,10 +131,16 @@ class Writer {
   std::vector<uint8_t> encode_header(uint64_t alignment) const;
 
   std::vector<std::pair<std::string, Value>> kv_;
+  // Checks a new tensor's name, type and dims; returns its size in bytes.
+  uint64_t check_tensor(const std::string& name, DType type,
+                        const std::vector<int64_t>& dims) const;
+
   struct Tensor {
     std::string name;
     DType type;
     std::vector<int64_t> dims;
+    uint64_t nbytes = 0;
+    bool declared = false;  // data comes from write()'s source
     std::vector<uint8_t> data;
   };
   std::vector<Tensor> tensors_;

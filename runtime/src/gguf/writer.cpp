@@ -132,8 +132,8 @@ void Writer::set(std::string key, Value value) {
   kv_.emplace_back(std::move(key), std::move(value));
 }
 
-void Writer::add_tensor(std::string name, DType type, std::vector<int64_t> dims,
-                        std::span<const uint8_t> data) {
+uint64_t Writer::check_tensor(const std::string& name, DType type,
+                              const std::vector<int64_t>& dims) const {
   for (const auto& t : tensors_)
     if (t.name == name) fail("gguf writer: duplicate tensor name '{}'", name);
   const auto traits = dtype_traits(static_cast<uint32_t>(type));
@@ -146,10 +146,22 @@ void Writer::add_tensor(std::string name, DType type, std::vector<int64_t> dims,
   const auto size = format::tensor_size(*traits, dims);
   if (!size.problem.empty())
     fail("gguf writer: tensor '{}' {}: {}", name, format::shape_string(dims), size.problem);
-  if (data.size() != size.nbytes)
+  return size.nbytes;
+}
+
+void Writer::add_tensor(std::string name, DType type, std::vector<int64_t> dims,
+                        std::span<const uint8_t> data) {
+  const uint64_t nbytes = check_tensor(name, type, dims);
+  if (data.size() != nbytes)
     fail("gguf writer: tensor '{}' {} of type {} needs {} bytes of data, got {}", name,
-         format::shape_string(dims), traits->name, size.nbytes, data.size());
-  tensors_.push_back({std::move(name), type, std::move(dims), {data.begin(), data.end()}});
+         format::shape_string(dims), dtype_name(type), nbytes, data.size());
+  tensors_.push_back({std::move(name), type, std::move(dims), nbytes, false,
+                      {data.begin(), data.end()}});
+}
+
+void Writer::declare_tensor(std::string name, DType type, std::vector<int64_t> dims) {
+  const uint64_t nbytes = check_tensor(name, type, dims);
+  tensors_.push_back({std::move(name), type, std::move(dims), nbytes, true, {}});
 }
 
 uint64_t Writer::alignment() const {
@@ -184,7 +196,7 @@ std::vector<uint8_t> Writer::encode_header(uint64_t alignment) const {
     for (int64_t d : t.dims) e.put(d);
     e.put(static_cast<uint32_t>(t.type));
     e.put(offset);
-    offset += t.data.size() + padding(t.data.size(), alignment);
+    offset += t.nbytes + padding(t.nbytes, alignment);
   }
   // Like llama.cpp, a file without tensors ends at its metadata, unpadded.
   if (!tensors_.empty()) out.resize(out.size() + padding(out.size(), alignment));
@@ -195,13 +207,16 @@ std::vector<uint8_t> Writer::finish() const {
   const uint64_t align = alignment();
   std::vector<uint8_t> out = encode_header(align);
   for (const auto& t : tensors_) {
+    if (t.declared) fail("gguf writer: tensor '{}' was declared without data", t.name);
     out.insert(out.end(), t.data.begin(), t.data.end());
     out.resize(out.size() + padding(out.size(), align));
   }
   return out;
 }
 
-void Writer::write(const std::string& path) const {
+void Writer::write(const std::string& path) const { write(path, nullptr); }
+
+void Writer::write(const std::string& path, const TensorSource& source) const {
   const uint64_t align = alignment();
   const std::vector<uint8_t> header = encode_header(align);
   std::string tmp = path + ".XXXXXX";
@@ -210,9 +225,18 @@ void Writer::write(const std::string& path) const {
   try {
     if (fchmod(fd, 0644) != 0) fail("{}: cannot set permissions: {}", tmp, std::strerror(errno));
     write_all(fd, header.data(), header.size(), tmp);
-    for (const auto& t : tensors_) {
-      write_all(fd, t.data.data(), t.data.size(), tmp);
-      write_zeros(fd, padding(t.data.size(), align), tmp);
+    std::vector<uint8_t> buffer;  // a declared tensor's data, one at a time
+    for (size_t i = 0; i < tensors_.size(); ++i) {
+      const Tensor& t = tensors_[i];
+      const uint8_t* data = t.data.data();
+      if (t.declared) {
+        if (!source) fail("gguf writer: tensor '{}' was declared without data", t.name);
+        buffer.assign(t.nbytes, 0);
+        source(i, buffer);
+        data = buffer.data();
+      }
+      write_all(fd, data, t.nbytes, tmp);
+      write_zeros(fd, padding(t.nbytes, align), tmp);
     }
     if (fsync(fd) != 0) fail("{}: cannot sync: {}", tmp, std::strerror(errno));
     const int closed = ::close(fd);
