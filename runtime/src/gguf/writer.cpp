@@ -206,6 +206,9 @@ std::vector<uint8_t> Writer::encode_header(uint64_t alignment) const {
 std::vector<uint8_t> Writer::finish() const {
   const uint64_t align = alignment();
   std::vector<uint8_t> out = encode_header(align);
+  size_t total = out.size();
+  for (const auto& t : tensors_) total += t.data.size() + padding(t.data.size(), align);
+  out.reserve(total);
   for (const auto& t : tensors_) {
     if (t.declared) fail("gguf writer: tensor '{}' was declared without data", t.name);
     out.insert(out.end(), t.data.begin(), t.data.end());

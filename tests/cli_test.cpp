@@ -1,0 +1,120 @@
+// The `isomer` CLI as users run it: outputs, exit codes and error messages for bad input.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <sys/wait.h>
+#include <fstream>
+
+#include "test_data.h"
+
+namespace isomer {
+namespace {
+
+struct Result {
+  int status = -1;
+  std::string out;  // stdout and stderr together
+};
+
+Result run(const std::string& args) {
+  const std::string command = test::cli_path().string() + " " + args + " 2>&1";
+  Result r;
+  FILE* p = popen(command.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+std::string stories() { return test::model_path("stories260K.gguf").string(); }
+
+TEST(Cli, HelpForEverySubcommand) {
+  for (const char* sub : {"run", "logits", "inspect", "devices", "synth"}) {
+    const Result r = run(std::string(sub) + " --help");
+    EXPECT_EQ(r.status, 0) << sub << ": " << r.out;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub;
+  }
+}
+
+TEST(Cli, GreedyRunReproducesLlamaCppText) {
+  const Result r = run("run -m " + stories() + " -p 'Once upon a time' -n 24 --temp 0 -t 2");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.rfind("Once upon a time, there was a little girl named Lily. She loved to play "
+                        "outside in the park.", 0),
+            0u) << r.out;
+  EXPECT_NE(r.out.find("prompt:"), std::string::npos);
+  EXPECT_NE(r.out.find("generation:"), std::string::npos);
+  EXPECT_NE(r.out.find("tokens/s"), std::string::npos);
+}
+
+TEST(Cli, LogitsJsonHasTheReferenceShape) {
+  const Result r = run("logits -m " + stories() + " --tokens 1,403,407 --top 4 --json 2>/dev/null");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["prompt_tokens"], nlohmann::json::array({1, 403, 407}));
+  ASSERT_EQ(j["positions"].size(), 3u);
+  EXPECT_EQ(j["positions"][0]["top"].size(), 4u);
+  // llama.cpp's first position for this model (../shared/reference/stories260K.story.json).
+  std::ifstream in(test::data_dir() / "reference" / "stories260K.story.json");
+  const auto ref = nlohmann::json::parse(in);
+  EXPECT_NEAR(j["positions"][0]["lse"].get<double>(), ref["positions"][0]["lse"].get<double>(), 1e-3);
+  EXPECT_EQ(j["positions"][0]["top"][0][0], ref["positions"][0]["top"][0][0]);
+}
+
+TEST(Cli, InspectListsTensorsAndTotals) {
+  const Result r = run("inspect " + stories());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("general.architecture"), std::string::npos);
+  EXPECT_NE(r.out.find("token_embd.weight"), std::string::npos);
+  EXPECT_NE(r.out.find("[64, 512]"), std::string::npos);
+  EXPECT_NE(r.out.find("totals:"), std::string::npos);
+}
+
+TEST(Cli, DevicesListsTheCpu) {
+  const Result r = run("devices");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("cpu:0"), std::string::npos) << r.out;
+}
+
+TEST(Cli, BadInputIsAClearErrorNotACrash) {
+  struct Bad {
+    std::string args, message;
+  };
+  const std::string truncated =
+      (std::filesystem::temp_directory_path() / "isomer-cli-truncated.gguf").string();
+  {
+    std::ifstream in(stories(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    std::ofstream(truncated, std::ios::binary).write(bytes.data(), 100000);
+  }
+  const std::string long_prompt(400, 'x');
+  const Bad cases[] = {
+      {"run -m /nonexistent/model.gguf -p hi", "/nonexistent/model.gguf"},
+      {"run -m " + truncated + " -p hi", truncated},
+      {"run -m " + stories() + " -p hi --backend tpu", "unknown backend 'tpu'"},
+      {"run -m " + stories() + " -p hi --device cpu:x", "must be a number"},
+      {"run -m " + stories() + " -p hi --device cpu:3", "no device 3"},
+      {"run -m " + stories() + " --ctx 16 -n 8 -p '" + long_prompt + "'", "exceeds the context"},
+      {"run -m " + stories() + " -p hi -t -2", "-t"},
+      {"run -m " + stories() + " -p hi --bogus", "bogus"},
+      {"logits -m " + stories(), "--prompt TEXT or --tokens"},
+      {"logits -m " + stories() + " --tokens 1,99999", "outside the vocabulary"},
+      {"inspect /nonexistent.gguf", "/nonexistent.gguf"},
+      {"frobnicate", "frobnicate"},
+  };
+  for (const auto& c : cases) {
+    const Result r = run(c.args);
+    EXPECT_NE(r.status, 0) << c.args;
+    EXPECT_LT(r.status, 128) << "crashed: " << c.args << "\n" << r.out;
+    EXPECT_NE(r.out.find(c.message), std::string::npos) << c.args << "\n" << r.out;
+  }
+}
+
+}  // namespace
+}  // namespace isomer

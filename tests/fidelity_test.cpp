@@ -1,0 +1,168 @@
+// Model fidelity against llama.cpp: for every ../shared/reference/*.json, the model is run
+// teacher-forced over prompt + greedy tokens on every available backend, and its logits are
+// compared with llama.cpp's CPU logits. The bars are how far llama.cpp's own Vulkan backend
+// is from its CPU backend on these fixtures (see DEVELOPERS.md / the core issue).
+#include <gtest/gtest.h>
+#include <isomer/model.h>
+#include <isomer/sampler.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+
+#include "test_data.h"
+
+namespace isomer {
+namespace {
+
+struct Bar {
+  double logit_error, kl, top1;
+};
+
+// llama.cpp Vulkan (lavapipe) vs llama.cpp CPU, worst case over the fixtures.
+Bar bar_for(const std::string& peer_desc) {
+  if (peer_desc.find("F32") != std::string::npos) return {0.03, 1e-5, 1.00};
+  if (peer_desc.find("F16") != std::string::npos) return {0.15, 3e-4, 0.96};  // F16, BF16
+  return {0.35, 2.5e-3, 0.88};
+}
+
+// A top-1 disagreement only counts where llama.cpp's own choice is clear.
+constexpr double kClearMargin = 0.05;
+
+struct Agreement {
+  double max_logit_error = 0, max_lse_error = 0, max_kl = 0;
+  int counted = 0, agreed = 0;
+  double top1() const { return counted ? static_cast<double>(agreed) / counted : 1.0; }
+};
+
+Agreement compare(const nlohmann::json& ref, std::span<const float> logits, size_t n_vocab) {
+  Agreement a;
+  const auto& positions = ref["positions"];
+  for (size_t i = 0; i < positions.size(); ++i) {
+    const auto row = logits.subspan(i * n_vocab, n_vocab);
+    double max = -INFINITY;
+    for (float v : row) max = std::max(max, double{v});
+    double sum = 0;
+    for (float v : row) sum += std::exp(double{v} - max);
+    const double lse = max + std::log(sum);
+    const double ref_lse = positions[i]["lse"].get<double>();
+    a.max_lse_error = std::max(a.max_lse_error, std::abs(lse - ref_lse));
+
+    const auto& top = positions[i]["top"];
+    double kl = 0;
+    for (const auto& pair : top) {
+      const size_t id = pair[0].get<size_t>();
+      const double ref_logit = pair[1].get<double>(), logit = row[id];
+      a.max_logit_error = std::max(a.max_logit_error, std::abs(logit - ref_logit));
+      const double lp = ref_logit - ref_lse, lq = logit - lse;
+      kl += std::exp(lp) * (lp - lq);
+    }
+    a.max_kl = std::max(a.max_kl, kl);
+
+    const double margin = top[0][1].get<double>() - top[1][1].get<double>();
+    if (margin > kClearMargin) {
+      ++a.counted;
+      const auto best = std::max_element(row.begin(), row.end()) - row.begin();
+      a.agreed += best == top[0][0].get<int64_t>();
+    }
+  }
+  return a;
+}
+
+std::vector<std::string> reference_files() {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(test::data_dir() / "reference"))
+    if (e.path().extension() == ".json") files.push_back(e.path().filename().string());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<std::string> available_backends() {
+  std::vector<std::string> names;
+  for (Backend* b : backends())
+    if (!b->devices().empty()) names.emplace_back(b->name());
+  return names;
+}
+
+nlohmann::json read_json(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  return nlohmann::json::parse(in);
+}
+
+using Param = std::tuple<std::string, std::string>;  // backend, reference file
+
+class Fidelity : public testing::TestWithParam<Param> {};
+
+TEST_P(Fidelity, TeacherForcedLogitsMatchLlamaCpp) {
+  const auto& [backend, file] = GetParam();
+  const auto ref = read_json(test::data_dir() / "reference" / file);
+  const auto model = Model::load(test::model_path(ref["model"]), {.backend = backend});
+  std::vector<int32_t> tokens = ref["prompt_tokens"];
+  for (int32_t t : ref["greedy_tokens"]) tokens.push_back(t);
+  ASSERT_EQ(tokens.size(), ref["positions"].size());
+
+  Context ctx(*model);
+  const auto logits = ctx.eval(tokens, /*all_logits=*/true);
+  const size_t n_vocab = static_cast<size_t>(model->config().n_vocab);
+  ASSERT_EQ(n_vocab, ref["n_vocab"].get<size_t>());
+  for (float v : logits) ASSERT_TRUE(std::isfinite(v));
+
+  const Agreement a = compare(ref, logits, n_vocab);
+  const Bar bar = bar_for(ref["peer_desc"]);
+  std::cout << fmt::format("[fidelity] {:<8} {:<30} top-1 {:6.2f}% ({}/{})  logit err {:.5f}  "
+                           "lse err {:.5f}  KL {:.2e}\n",
+                           backend, file, 100 * a.top1(), a.agreed, a.counted, a.max_logit_error,
+                           a.max_lse_error, a.max_kl);
+  EXPECT_LE(a.max_logit_error, bar.logit_error);
+  EXPECT_LE(a.max_kl, bar.kl);
+  EXPECT_GE(a.top1(), bar.top1);
+  EXPECT_LE(a.max_lse_error, bar.logit_error);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    References, Fidelity,
+    testing::Combine(testing::ValuesIn(available_backends()), testing::ValuesIn(reference_files())),
+    [](const testing::TestParamInfo<Param>& info) {
+      std::string name = std::get<0>(info.param) + "_" + std::get<1>(info.param);
+      for (char& c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      return name;
+    });
+
+// Greedy generation with incremental decode (prefill, then one token at a time through the
+// KV cache) must reproduce llama.cpp's text for the real model.
+class Greedy : public testing::TestWithParam<std::string> {};
+
+TEST_P(Greedy, Stories260KReproducesReferenceText) {
+  const auto ref = read_json(test::data_dir() / "reference" / "stories260K.story.json");
+  const auto model = Model::load(test::model_path("stories260K.gguf"), {.backend = GetParam()});
+  const Tokenizer& tok = model->tokenizer();
+  const std::vector<int32_t> prompt = tok.encode(ref["prompt"].get<std::string>(), true, false);
+  ASSERT_EQ(prompt, ref["prompt_tokens"].get<std::vector<int32_t>>());
+  const std::vector<int32_t> expected = ref["greedy_tokens"];
+
+  Context ctx(*model);
+  Sampler greedy({.temperature = 0});
+  StreamDecoder decoder(tok);
+  std::vector<int32_t> generated;
+  std::string text;
+  auto logits = ctx.eval(prompt);
+  while (generated.size() < expected.size()) {
+    const int32_t next = greedy.sample(logits);
+    generated.push_back(next);
+    text += decoder.push(next);
+    logits = ctx.eval({&next, 1});
+  }
+  text += decoder.flush();
+  EXPECT_EQ(generated, expected);
+  EXPECT_EQ(text, ref["greedy_text"].get<std::string>());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Greedy, testing::ValuesIn(available_backends()));
+
+}  // namespace
+}  // namespace isomer

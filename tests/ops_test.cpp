@@ -1,0 +1,231 @@
+// Conformance: every op of the catalogue, for every weight type and a spread of shapes (decode
+// batch 1, prefill batches, sizes that are not multiples of a block or a thread chunk, GQA
+// ratios, head sizes 64 and 128), on every available backend, against the ops/ reference.
+// Written once; each backend is one more instantiation.
+#include <gtest/gtest.h>
+#include <isomer/backend.h>
+#include <isomer/error.h>
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cmath>
+#include <random>
+
+namespace isomer {
+namespace {
+
+struct Case {
+  std::string name;
+  Op op;
+  std::vector<TensorDesc> inputs;
+  int64_t id_limit = 0;  // I32 inputs are drawn from [0, id_limit) (ids) or are positions
+  double nmse_bound = 1e-9;
+};
+
+// Known gaps per backend, each with its reason; a listed case that passes is reported.
+struct ExpectedFailure {
+  std::string_view backend, case_prefix, reason;
+};
+// Empty: every backend in this build implements every case.
+constexpr std::array<ExpectedFailure, 0> kExpectedFailures{};
+
+const ExpectedFailure* expected_failure(std::string_view backend, const std::string& name) {
+  for (const auto& e : kExpectedFailures)
+    if (e.backend == backend && name.rfind(e.case_prefix, 0) == 0) return &e;
+  return nullptr;
+}
+
+TensorDesc f32(Shape s) { return {DType::F32, std::move(s)}; }
+TensorDesc i32(int64_t n) { return {DType::I32, {n}}; }
+
+const DType kWeightTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0,
+                              DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
+                              DType::Q4_K, DType::Q5_K, DType::Q6_K};
+
+std::vector<Case> all_cases() {
+  std::vector<Case> cases;
+  for (DType t : kWeightTypes) {
+    const int64_t block = traits(t).block_elems;
+    for (int64_t rows : {1, 2, 3, 17, 40})
+      for (int64_t m : {1, 7, 33}) {
+        const int64_t k = block == 256 ? 512 : 96;  // several blocks, odd block counts for 32
+        cases.push_back({fmt::format("mul_mat_{}_{}x{}x{}", dtype_name(t), rows, k, m),
+                         Op{MatMulParams{}}, {f32({rows, k}), {t, {m, k}}}});
+      }
+    cases.push_back({fmt::format("get_rows_{}", dtype_name(t)), Op{GetRowsParams{}},
+                     {{t, {11, block == 256 ? 256 : 64}}, i32(5)}, 11});
+  }
+  for (int64_t rows : {1, 5, 33})
+    for (int64_t cols : {64, 100, 896}) {
+      cases.push_back({fmt::format("rms_norm_{}x{}", rows, cols), Op{RmsNormParams{1e-6f}},
+                       {f32({rows, cols}), f32({cols})}});
+      cases.push_back({fmt::format("add_{}x{}", rows, cols), Op{AddParams{}},
+                       {f32({rows, cols}), f32({rows, cols})}});
+      cases.push_back({fmt::format("add_bias_{}x{}", rows, cols), Op{AddParams{}},
+                       {f32({rows, cols}), f32({cols})}});
+      cases.push_back({fmt::format("swiglu_{}x{}", rows, cols), Op{SwiGluParams{}},
+                       {f32({rows, cols}), f32({rows, cols})}});
+    }
+  cases.push_back({"rms_norm_per_head_7x4x128", Op{RmsNormParams{1e-6f}},
+                   {f32({7, 512}), f32({128})}});
+  for (RopeMode mode : {RopeMode::Adjacent, RopeMode::HalfSplit})
+    for (int head_dim : {64, 128})
+      for (int n_rot : {head_dim, head_dim / 2})
+        for (bool yarn : {false, true}) {
+          RopeParams p{.head_dim = head_dim, .n_rot = n_rot, .mode = mode,
+                       .freq_base = yarn ? 1e6f : 1e4f};
+          if (yarn) p = {p.head_dim, p.n_rot, p.mode, p.freq_base, 0.25f, 1.0f, 1.0f, 32, 1, 4096};
+          const std::string name = fmt::format("rope_{}_d{}_rot{}{}",
+                                               mode == RopeMode::Adjacent ? "adjacent" : "halfsplit",
+                                               head_dim, n_rot, yarn ? "_yarn" : "");
+          cases.push_back({name, Op{p}, {f32({9, 3 * head_dim}), i32(9)}});
+          if (!yarn)
+            cases.push_back({name + "_factors", Op{p}, {f32({2, 3 * head_dim}), i32(2), f32({n_rot / 2})}});
+        }
+  for (DType cache : {DType::F16, DType::F32, DType::BF16}) {
+    cases.push_back({fmt::format("store_kv_{}", dtype_name(cache)), Op{StoreKVParams{5}},
+                     {f32({3, 128}), {cache, {16, 128}}}});
+    for (int head_dim : {64, 128})
+      for (auto [heads, kv_heads] : {std::pair{4, 4}, {4, 2}, {8, 2}, {14, 2}, {7, 1}})
+        for (auto [rows, n_past] : {std::pair{1, 0}, {1, 37}, {9, 0}, {6, 21}}) {
+          const int64_t n_ctx = 64;
+          cases.push_back(
+              {fmt::format("attention_{}_d{}_h{}_kv{}_rows{}_past{}", dtype_name(cache), head_dim,
+                           heads, kv_heads, rows, n_past),
+               Op{AttentionParams{heads, kv_heads, head_dim, n_past,
+                                  1.0f / std::sqrt(static_cast<float>(head_dim))}},
+               {f32({rows, int64_t{heads} * head_dim}), {cache, {n_ctx, int64_t{kv_heads} * head_dim}},
+                {cache, {n_ctx, int64_t{kv_heads} * head_dim}}}});
+        }
+  }
+  return cases;
+}
+
+// Random contents for an input: normal values (quantized for block types), ids or positions.
+std::vector<uint8_t> make_input(const TensorDesc& d, int64_t id_limit, std::mt19937& rng) {
+  std::vector<uint8_t> bytes(d.bytes());
+  if (d.type == DType::I32) {
+    auto* p = reinterpret_cast<int32_t*>(bytes.data());
+    std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(std::max<int64_t>(1, id_limit) - 1));
+    for (int64_t i = 0; i < d.elements(); ++i) p[i] = id_limit ? id(rng) : static_cast<int32_t>(3 * i + 100);
+    return bytes;
+  }
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> values(static_cast<size_t>(d.cols()));
+  const size_t stride = row_bytes(d.type, d.cols());
+  for (int64_t r = 0; r < d.rows(); ++r) {
+    for (float& v : values) v = normal(rng);
+    quantize_row(d.type, values.data(), bytes.data() + r * stride, d.cols());
+  }
+  return bytes;
+}
+
+double nmse(const TensorDesc& d, const std::vector<uint8_t>& got, const std::vector<uint8_t>& want,
+            bool* finite) {
+  std::vector<float> g(static_cast<size_t>(d.elements())), w(g.size());
+  const size_t stride = row_bytes(d.type, d.cols());
+  for (int64_t r = 0; r < d.rows(); ++r) {
+    dequantize_row(d.type, got.data() + r * stride, g.data() + r * d.cols(), d.cols());
+    dequantize_row(d.type, want.data() + r * stride, w.data() + r * d.cols(), d.cols());
+  }
+  double err = 0, norm = 0;
+  *finite = true;
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (!std::isfinite(g[i])) *finite = false;
+    err += (double{g[i]} - w[i]) * (double{g[i]} - w[i]);
+    norm += double{w[i]} * w[i];
+  }
+  return norm > 0 ? err / norm : err;
+}
+
+using Param = std::tuple<std::string, Case>;
+class Conformance : public testing::TestWithParam<Param> {};
+
+TEST_P(Conformance, MatchesReference) {
+  const auto& [backend_name, c] = GetParam();
+  auto device = backend(backend_name).open(0, {});
+  std::mt19937 rng(1234);
+
+  std::vector<std::vector<uint8_t>> host;
+  std::vector<TensorView> views;
+  for (const auto& d : c.inputs) host.push_back(make_input(d, c.id_limit, rng));
+  const TensorDesc out_desc = c.op.infer(c.inputs);
+  const int inplace = c.op.inplace_input();
+  std::vector<uint8_t> want = inplace >= 0 ? host[static_cast<size_t>(inplace)]
+                                           : std::vector<uint8_t>(out_desc.bytes());
+  for (size_t i = 0; i < host.size(); ++i)
+    views.push_back({c.inputs[i], static_cast<int>(i) == inplace ? want.data() : host[i].data()});
+  reference(c.op, views, {out_desc, want.data()});
+
+  const Support support = device->supports(c.op, c.inputs, out_desc);
+  const ExpectedFailure* xfail = expected_failure(backend_name, c.name);
+  if (!support) {
+    ASSERT_NE(xfail, nullptr) << backend_name << " does not run " << c.name << ": " << support.reason;
+    GTEST_SKIP() << "expected gap on " << backend_name << ": " << xfail->reason;
+  }
+
+  std::vector<std::unique_ptr<Buffer>> buffers;
+  Step step{&c.op, {}, {}, c.name};
+  for (size_t i = 0; i < host.size(); ++i) {
+    buffers.push_back(device->allocate(host[i].size()));
+    buffers.back()->write(0, host[i].data(), host[i].size());
+    step.inputs.push_back({c.inputs[i], buffers.back().get(), 0});
+  }
+  if (inplace >= 0) {
+    step.output = step.inputs[static_cast<size_t>(inplace)];
+  } else {
+    buffers.push_back(device->allocate(out_desc.bytes()));
+    step.output = {out_desc, buffers.back().get(), 0};
+  }
+  device->run({&step, 1});
+  device->synchronize();
+  std::vector<uint8_t> got(out_desc.bytes());
+  step.output.buffer->read(0, got.data(), got.size());
+
+  bool finite = false;
+  const double e = nmse(out_desc, got, want, &finite);
+  const bool pass = finite && e <= c.nmse_bound;
+  if (xfail) {
+    EXPECT_FALSE(pass) << c.name << " is listed as an expected failure on " << backend_name
+                       << " (" << xfail->reason << ") but passes: remove it from the list";
+    return;
+  }
+  EXPECT_TRUE(finite) << "NaN or Inf in the output";
+  EXPECT_LE(e, c.nmse_bound) << c.name << " on " << backend_name;
+}
+
+std::vector<std::string> available_backends() {
+  std::vector<std::string> names;
+  for (Backend* b : backends())
+    if (!b->devices().empty()) names.emplace_back(b->name());
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Ops, Conformance,
+                         testing::Combine(testing::ValuesIn(available_backends()),
+                                          testing::ValuesIn(all_cases())),
+                         [](const testing::TestParamInfo<Param>& info) {
+                           return std::get<0>(info.param) + "_" + std::get<1>(info.param).name;
+                         });
+
+TEST(OpShapes, MismatchedInputsAreNamedErrors) {
+  const Op mm{MatMulParams{}};
+  const std::vector<TensorDesc> bad{f32({2, 64}), {DType::F16, {8, 32}}};
+  try {
+    mm.infer(bad);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("mul_mat"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("inner dimensions"), std::string::npos) << e.what();
+  }
+  const Op attn{AttentionParams{4, 3, 64, 0, 1.0f}};
+  EXPECT_THROW(attn.infer(std::vector<TensorDesc>{f32({1, 256}), {DType::F16, {8, 192}},
+                                                  {DType::F16, {8, 192}}}),
+               Error);
+  const Op rope{RopeParams{.head_dim = 64, .n_rot = 65}};
+  EXPECT_THROW(rope.infer(std::vector<TensorDesc>{f32({1, 64}), i32(1)}), Error);
+}
+
+}  // namespace
+}  // namespace isomer

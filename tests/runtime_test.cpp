@@ -1,0 +1,194 @@
+// Runtime behaviour beyond the numbers: model-load errors, context limits, the memory
+// planner, KV-cache decode against batched prefill, and sampling.
+#include <gtest/gtest.h>
+#include <isomer/error.h>
+#include <isomer/model.h>
+#include <isomer/sampler.h>
+
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <numeric>
+
+#include "arch/architecture.h"
+#include "graph/planner.h"
+#include "test_data.h"
+
+namespace isomer {
+namespace {
+
+// A copy of stories260K.gguf with its metadata and tensors edited, written to a temp file.
+std::string edited_model(const std::string& tag,
+                         const std::function<bool(std::string&, gguf::Value&)>& edit_kv,
+                         const std::function<bool(std::string&, std::vector<int64_t>&)>& edit_tensor) {
+  const auto src = gguf::File::open(test::model_path("stories260K.gguf"));
+  gguf::Writer w;
+  for (auto [key, value] : src->metadata())
+    if (edit_kv(key, value)) w.set(key, value);
+  for (const auto& t : src->tensors()) {
+    std::string name = t.name;
+    std::vector<int64_t> dims = t.dims;
+    const size_t bytes = t.nbytes;
+    if (!edit_tensor(name, dims)) continue;
+    std::vector<uint8_t> data(t.data, t.data + bytes);
+    data.resize(row_bytes(t.type, dims[0]) * static_cast<size_t>(
+                    std::accumulate(dims.begin() + 1, dims.end(), int64_t{1}, std::multiplies<>())));
+    w.add_tensor(name, t.type, dims, data);
+  }
+  const auto path = std::filesystem::temp_directory_path() / ("isomer-runtime-test-" + tag + ".gguf");
+  w.write(path.string());
+  return path.string();
+}
+
+const auto keep_kv = [](std::string&, gguf::Value&) { return true; };
+const auto keep_tensor = [](std::string&, std::vector<int64_t>&) { return true; };
+
+std::string load_error(const std::string& path) {
+  try {
+    Model::load(path);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ModelLoad, UnknownArchitectureListsSupportedOnes) {
+  const auto path = edited_model("arch", [](std::string& k, gguf::Value& v) {
+    if (k == "general.architecture") v = gguf::Value::string("gptj");
+    return true;
+  }, keep_tensor);
+  const std::string e = load_error(path);
+  EXPECT_NE(e.find("architecture 'gptj' is not supported"), std::string::npos) << e;
+  EXPECT_NE(e.find("llama, qwen2, qwen3"), std::string::npos) << e;
+}
+
+TEST(ModelLoad, MissingTensorIsNamed) {
+  const auto path = edited_model("missing", keep_kv, [](std::string& n, std::vector<int64_t>&) {
+    return n != "blk.2.ffn_up.weight";
+  });
+  EXPECT_NE(load_error(path).find("tensor 'blk.2.ffn_up.weight' is missing"), std::string::npos);
+}
+
+TEST(ModelLoad, MisshapenTensorIsNamed) {
+  const auto path = edited_model("shape", keep_kv, [](std::string& n, std::vector<int64_t>& d) {
+    if (n == "blk.0.attn_q.weight") d = {64, 32};
+    return true;
+  });
+  const std::string e = load_error(path);
+  EXPECT_NE(e.find("'blk.0.attn_q.weight' has shape [32, 64]"), std::string::npos) << e;
+}
+
+TEST(ModelLoad, MissingHyperParameterIsNamed) {
+  const auto path = edited_model("hparam", [](std::string& k, gguf::Value&) {
+    return k != "llama.block_count";
+  }, keep_tensor);
+  EXPECT_NE(load_error(path).find("llama.block_count is missing"), std::string::npos);
+}
+
+TEST(ModelLoad, UnknownBackendIsNamed) {
+  try {
+    Model::load(test::model_path("stories260K.gguf"), {.backend = "tpu"});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown backend 'tpu'"), std::string::npos) << e.what();
+  }
+}
+
+class Stories : public testing::Test {
+ protected:
+  static void SetUpTestSuite() { model_ = Model::load(test::model_path("stories260K.gguf")).release(); }
+  static void TearDownTestSuite() { delete model_; }
+  static Model* model_;
+};
+Model* Stories::model_ = nullptr;
+
+TEST_F(Stories, ContextOverflowIsAnError) {
+  Context ctx(*model_, {.n_ctx = 8});
+  const std::vector<int32_t> tokens(9, 1);
+  try {
+    ctx.eval(tokens);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("needs 9 positions but the context holds 8"),
+              std::string::npos) << e.what();
+  }
+  EXPECT_EQ(ctx.n_past(), 0);
+  EXPECT_THROW(ctx.eval(std::vector<int32_t>{1, 512}), Error);  // outside the vocabulary
+  EXPECT_THROW(ctx.eval(std::vector<int32_t>{}), Error);
+}
+
+TEST_F(Stories, IncrementalDecodeMatchesBatchedPrefill) {
+  const std::vector<int32_t> tokens{1, 403, 407, 261, 378, 432, 383, 286, 261, 376};
+  const size_t n_vocab = static_cast<size_t>(model_->config().n_vocab);
+  Context batched(*model_);
+  const auto all = batched.eval(tokens, true);
+  const std::vector<float> expected(all.begin(), all.end());
+
+  Context step(*model_);
+  std::vector<float> got;
+  auto first = step.eval(std::span(tokens).first(4), true);
+  got.assign(first.begin(), first.end());
+  for (size_t i = 4; i < tokens.size(); ++i) {
+    const auto row = step.eval(std::span(tokens).subspan(i, 1));
+    got.insert(got.end(), row.begin(), row.end());
+  }
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(got[i], expected[i], 1e-4) << "position " << i / n_vocab;
+}
+
+TEST_F(Stories, PlannerSharesMemoryBetweenDeadValues) {
+  GraphBuilder b(*model_, Batch{.n_tokens = 7, .n_past = 0, .n_ctx = 16});
+  find_architecture("llama")->build(b);
+  const Graph& g = b.graph();
+  const MemoryPlan plan = plan_memory(g);
+  EXPECT_LT(plan.arena_bytes, plan.unshared_bytes / 3);
+  // No two values alive at the same time overlap.
+  std::vector<int> first(g.values().size(), 0), last(g.values().size(), -1);
+  for (size_t v = 0; v < g.values().size(); ++v) first[v] = std::max(0, g.values()[v].producer);
+  for (int i = 0; i < static_cast<int>(g.nodes().size()); ++i)
+    for (ValueId in : g.nodes()[static_cast<size_t>(i)].inputs) last[static_cast<size_t>(in)] = i;
+  last[static_cast<size_t>(g.output())] = static_cast<int>(g.nodes().size());
+  for (size_t a = 0; a < g.values().size(); ++a)
+    for (size_t c = a + 1; c < g.values().size(); ++c) {
+      if (plan.offsets[a] < 0 || plan.offsets[c] < 0) continue;
+      if (first[a] > last[c] || first[c] > last[a]) continue;
+      const int64_t a0 = plan.offsets[a], a1 = a0 + static_cast<int64_t>(g.values()[a].desc.bytes());
+      const int64_t c0 = plan.offsets[c], c1 = c0 + static_cast<int64_t>(g.values()[c].desc.bytes());
+      EXPECT_TRUE(a1 <= c0 || c1 <= a0) << g.values()[a].name << " overlaps " << g.values()[c].name;
+    }
+}
+
+TEST(Sampler, GreedyPicksTheLargestLogit) {
+  Sampler s({.temperature = 0});
+  const std::vector<float> logits{0.1f, 3.0f, -1.0f, 2.9f};
+  EXPECT_EQ(s.sample(logits), 1);
+}
+
+TEST(Sampler, SameSeedSameDrawsAndTopKRestricts) {
+  const std::vector<float> logits{1.0f, 1.1f, 0.9f, 1.05f, -5.0f, 0.95f};
+  SamplerOptions o{.temperature = 1.5f, .top_k = 3, .top_p = 1.0f, .min_p = 0.0f, .seed = 42};
+  Sampler a(o), b(o);
+  std::vector<int> counts(logits.size());
+  for (int i = 0; i < 400; ++i) {
+    const int32_t x = a.sample(logits);
+    EXPECT_EQ(x, b.sample(logits));
+    ++counts[static_cast<size_t>(x)];
+  }
+  EXPECT_EQ(counts[0] + counts[2] + counts[4] + counts[5], 0);  // outside the top 3
+  EXPECT_GT(counts[1], 50);
+  EXPECT_GT(counts[3], 50);
+}
+
+TEST(Sampler, MinPAndRepetitionPenalty) {
+  const std::vector<float> logits{5.0f, 4.9f, 0.0f};
+  Sampler min_p({.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .min_p = 0.5f, .seed = 1});
+  for (int i = 0; i < 200; ++i) EXPECT_NE(min_p.sample(logits), 2);
+  Sampler penalised({.temperature = 0, .repeat_penalty = 2.0f});
+  penalised.accept(0);
+  EXPECT_EQ(penalised.sample(logits), 1);  // 5.0 / 2 < 4.9
+  EXPECT_THROW(Sampler({.top_p = 0.0f}), Error);
+}
+
+}  // namespace
+}  // namespace isomer
