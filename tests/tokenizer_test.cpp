@@ -312,6 +312,30 @@ TEST(TokenizerRoundTrip, CleanSpacesFollowsTheVocabulary) {
   EXPECT_EQ(qwen.decode(qwen.encode(text, false, false)), text);
 }
 
+// Ill-formed UTF-8: SentencePiece falls back to byte tokens and loses nothing (given no space
+// or U+2581 that a truncated sequence could swallow: llama.cpp splits symbols by lead byte after
+// escaping spaces); the BPE pre-tokenizer decodes as llama.cpp does (leniently, U+FFFD for each
+// stray byte).
+TEST(TokenizerRoundTrip, IllFormedUtf8) {
+  const Tokenizer& spm = tokenizer("vocab/ggml-vocab-llama-spm.gguf");
+  const Tokenizer& qwen = tokenizer("models/qwen2-syn-q4_k_m.gguf");
+  EXPECT_EQ(qwen.decode(qwen.encode("a\xFF" "b\xE2\x82", false, false)), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(qwen.decode(qwen.encode("x\xC0\x80y", false, false)), std::string("x\0y", 3));  // overlong NUL
+
+  uint32_t state = 12345;
+  for (int round = 0; round < 200; ++round) {
+    std::string bytes(1 + round % 37, '\0');
+    for (char& c : bytes) {
+      do c = static_cast<char>((state = state * 1664525u + 1013904223u) >> 24);
+      while (c == ' ' || c == '\xE2');
+    }
+    SCOPED_TRACE(round);
+    EXPECT_EQ(spm.decode(spm.encode(bytes, false, false)), bytes);
+    const std::string once = qwen.decode(qwen.encode(bytes, false, false));
+    EXPECT_EQ(qwen.decode(qwen.encode(once, false, false)), once);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Special tokens.
 
@@ -366,6 +390,8 @@ TEST(TokenizerSpecial, EndOfGenerationAndDefaults) {
   EXPECT_EQ(spm.piece(1), "");
   EXPECT_EQ(spm.piece(1, true), "<s>");
   EXPECT_EQ(spm.piece(spm.find_token("<0x0A>")), "\n");
+  // Text after a special token gets SentencePiece's space prefix again.
+  EXPECT_EQ(spm.encode("<s>Hello", false, true), (Ids{1, spm.find_token("\xE2\x96\x81Hello")}));
 
   const Tokenizer& gpt2 = tokenizer("vocab/ggml-vocab-gpt-2.gguf");
   EXPECT_TRUE(gpt2.is_eog(50256));
@@ -405,8 +431,10 @@ TEST(TokenizerLoad, QwenVocabularyLoadsWellUnderASecond) {
   const auto tok = Tokenizer::from_gguf(*file);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(tok->n_vocab(), 151936);
-  EXPECT_LT(seconds, 0.5);
   std::printf("[ timing   ] Qwen tokenizer from_gguf: %.3f s\n", seconds);
+#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)  // a timing only means something optimized
+  EXPECT_LT(seconds, 0.5);
+#endif
 }
 
 // A metadata-only GGUF v3 file, for the error cases.
