@@ -70,7 +70,9 @@ std::vector<Like> make_table() {
       .llama_keys = true,
       .vocab = {.size = 1024,
                 .first_special = 1020,
-                .specials = {{"<|bos|>"}, {"<|eos|>"}, {"<|im_start|>"}, {"<|im_end|>"}}},
+                // Names llama.cpp recognises as end of generation for EOS and EOT.
+                .specials = {{"<|startoftext|>"}, {"<|endoftext|>"}, {"<|im_start|>"},
+                             {"<|im_end|>"}}},
       .pre = "gpt-2",
       .bos = 1020,
       .eos = 1021,
