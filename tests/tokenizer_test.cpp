@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test_data.h"
+#include "tokenizer/pretokenizer.h"
 
 #include <algorithm>
 #include <chrono>
@@ -420,6 +421,46 @@ TEST(TokenizerSpecial, Phi3SpecialTokensSwallowFollowingWhitespace) {
   EXPECT_EQ(a.front(), 1);
   EXPECT_EQ(a[1], tok.find_token("<|user|>"));
   EXPECT_NE(tok.encode("<s>\nHi", false, true), tok.encode("<s>Hi", false, true));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pre-tokenizers.
+
+std::vector<std::string> split(std::string_view pre, std::string_view text) {
+  const tok::PreTokenizerSpec* spec = tok::find_pre_tokenizer(pre);
+  if (!spec) throw std::runtime_error("no pre-tokenizer " + std::string(pre));
+  return tok::PreTokenizer(*spec).split(text);
+}
+
+TEST(PreTokenizer, EveryKnownRegexCompiles) {
+  std::istringstream names(tok::known_pre_tokenizers());
+  size_t count = 0;
+  for (std::string name; std::getline(names, name, ',');) {
+    name.erase(0, name.find_first_not_of(' '));
+    SCOPED_TRACE(name);
+    EXPECT_NO_THROW(split(name, "Hello, y'all! 1234567 ~~ \n\n 你好"));
+    ++count;
+  }
+  EXPECT_GT(count, 50u);
+}
+
+// Zero-width matches only split, as std::regex_iterator steps over them in llama.cpp.
+TEST(PreTokenizer, LookaheadOnlyRegexSplitsDigitGroups) {
+  EXPECT_EQ(split("superbpe", "1234567"), (std::vector<std::string>{"1", "234", "567"}));
+}
+
+// llama.cpp's collapsed \p{S} does not contain '~'.
+TEST(PreTokenizer, DeepseekV3TildeIsNoSymbol) {
+  EXPECT_EQ(split("deepseek-v3", "~!"), (std::vector<std::string>{"~", "!"}));
+  EXPECT_EQ(split("deepseek-v3", "~\xC3\xA9"), (std::vector<std::string>{"~\xC3\x83\xC2\xA9"}));  // "~é"
+}
+
+// Non-ASCII whitespace counts as \s: llama.cpp's std::regex sees it as \v.
+TEST(PreTokenizer, NonAsciiWhitespaceIsWhitespace) {
+  EXPECT_EQ(split("gpt-2", "a\xE3\x80\x80\xE3\x80\x80" "b").size(), 4u);  // as "a", " ", " ", "b" would be
+  // deepseek-llm's "\s?[A-Za-z...]+" takes the no-break space along; "\xC3\x82\xC5\x82" is its
+  // byte-level spelling.
+  EXPECT_EQ(split("deepseek-llm", "a\xC2\xA0" "b"), (std::vector<std::string>{"a", "\xC3\x82\xC5\x82" "b"}));
 }
 
 // ---------------------------------------------------------------------------------------------
