@@ -117,6 +117,10 @@ class Writer {
   void write(const std::string& path) const;  // atomic: writes a temp file, then renames
 
  private:
+  uint64_t alignment() const;
+  // Header, metadata and tensor infos, padded to the start of the data section.
+  std::vector<uint8_t> encode_header(uint64_t alignment) const;
+
   std::vector<std::pair<std::string, Value>> kv_;
   struct Tensor {
     std::string name;

@@ -30,7 +30,6 @@ constexpr bool is_unsigned(ValueType t) {
 constexpr bool is_signed(ValueType t) {
   return t == ValueType::I8 || t == ValueType::I16 || t == ValueType::I32 || t == ValueType::I64;
 }
-constexpr bool is_integer(ValueType t) { return is_unsigned(t) || is_signed(t); }
 
 // Bytes a value of this type takes in the file; for strings and arrays, the least it can take.
 uint64_t min_encoded_size(ValueType t);

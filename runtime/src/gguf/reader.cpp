@@ -13,7 +13,6 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
-#include <numeric>
 
 namespace isomer::gguf {
 namespace {
@@ -35,6 +34,7 @@ class Parser {
   }
 
   uint64_t pos() const { return pos_; }
+  uint64_t size() const { return size_; }
   uint64_t left() const { return size_ - pos_; }
 
   template <class T>
@@ -134,6 +134,81 @@ uint32_t check_header(Parser& p, const uint8_t* base) {
   return version;
 }
 
+std::pair<std::string, Value> read_metadata_entry(Parser& p, uint64_t index) {
+  p.where = fmt::format("metadata entry {}", index);
+  std::string key = p.read_string();
+  p.where = fmt::format("metadata '{}'", key);
+  const auto type = p.read<uint32_t>();
+  if (!is_valid_type(type)) p.error("{} has unknown value type {}", p.where, type);
+  Value value = p.read_value(static_cast<ValueType>(type), 0);
+  return {std::move(key), std::move(value)};
+}
+
+uint64_t alignment_of(const Parser& p, const Value& value) {
+  if (value.type != ValueType::U32)
+    p.error("{} has type {}, expected u32", format::kAlignmentKey, format::describe(value));
+  const auto alignment = std::get<uint64_t>(value.data);
+  if (!format::is_power_of_two(alignment))
+    p.error("{} is {}, which is not a non-zero power of two", format::kAlignmentKey, alignment);
+  return alignment;
+}
+
+// Name, shape, type and offset; the offset is checked later, once the data section is known.
+TensorInfo read_tensor_info(Parser& p, uint64_t index) {
+  p.where = fmt::format("tensor info {}", index);
+  TensorInfo t;
+  t.name = p.read_string();
+  p.where = fmt::format("tensor '{}'", t.name);
+  const auto n_dims = p.read<uint32_t>();
+  if (n_dims == 0 || n_dims > format::kMaxDims)
+    p.error("tensor '{}' has {} dimensions (expected 1 to {})", t.name, n_dims, format::kMaxDims);
+  t.dims.resize(n_dims);
+  for (auto& d : t.dims) d = static_cast<int64_t>(p.read<uint64_t>());
+  const auto type_id = p.read<uint32_t>();
+  t.offset = p.read<uint64_t>();
+  const auto traits = dtype_traits(type_id);
+  if (!traits)
+    p.error("tensor '{}' has type {} (GGML type {}), which isomer does not support", t.name,
+            ggml_type_name(type_id), type_id);
+  t.type = static_cast<DType>(type_id);
+  const auto size = format::tensor_size(*traits, t.dims);
+  if (!size.problem.empty()) p.error("tensor '{}' {}: {}", t.name, t.shape_string(), size.problem);
+  t.nbytes = size.nbytes;
+  return t;
+}
+
+// Checks that every tensor's data is aligned, inside the file and overlaps no other tensor,
+// and points the tensors at it.
+void place_tensors(const Parser& p, std::vector<TensorInfo>& tensors, const uint8_t* base,
+                   uint64_t data_offset, uint64_t align) {
+  for (auto& t : tensors) {
+    if (t.offset % align != 0)
+      p.error("tensor '{}' offset {} is not a multiple of the alignment {}", t.name, t.offset, align);
+    uint64_t start = 0, end = 0;
+    if (__builtin_add_overflow(data_offset, t.offset, &start) ||
+        __builtin_add_overflow(start, t.nbytes, &end) || end > p.size())
+      p.error("tensor '{}' data (offset {}, {} bytes, data section at byte {}) extends past the end "
+              "of the file ({} bytes)",
+              t.name, t.offset, t.nbytes, data_offset, p.size());
+    t.data = base + start;
+  }
+
+  std::vector<const TensorInfo*> order;
+  order.reserve(tensors.size());
+  for (const auto& t : tensors) order.push_back(&t);
+  std::sort(order.begin(), order.end(),
+            [](const TensorInfo* a, const TensorInfo* b) { return a->offset < b->offset; });
+  const TensorInfo* last = nullptr;  // the non-empty tensor ending furthest so far
+  for (const TensorInfo* t : order) {
+    if (t->nbytes == 0) continue;
+    if (last && t->offset < last->offset + last->nbytes)
+      p.error("tensors '{}' (bytes {}..{}) and '{}' (bytes {}..{}) overlap in the data section",
+              last->name, last->offset, last->offset + last->nbytes, t->name, t->offset,
+              t->offset + t->nbytes);
+    if (!last || t->offset + t->nbytes > last->offset + last->nbytes) last = t;
+  }
+}
+
 // Integer metadata as int64, whatever integer type the file stored it in.
 std::optional<int64_t> as_int64(const Value& v) {
   if (format::is_signed(v.type)) return std::get<int64_t>(v.data);
@@ -192,81 +267,25 @@ std::unique_ptr<File> File::open(const std::string& path) {
 
   file->kv_.reserve(n_kv);
   for (uint64_t i = 0; i < n_kv; ++i) {
-    p.where = fmt::format("metadata entry {}", i);
-    std::string key = p.read_string();
-    p.where = fmt::format("metadata '{}'", key);
+    auto [key, value] = read_metadata_entry(p, i);
     if (!file->kv_index_.emplace(key, file->kv_.size()).second)
       p.error("duplicate metadata key '{}'", key);
-    const auto type = p.read<uint32_t>();
-    if (!is_valid_type(type)) p.error("{} has unknown value type {}", p.where, type);
-    Value value = p.read_value(static_cast<ValueType>(type), 0);
-    if (key == format::kAlignmentKey) {
-      if (value.type != ValueType::U32)
-        p.error("{} has type {}, expected u32", key, format::describe(value));
-      const auto alignment = std::get<uint64_t>(value.data);
-      if (!format::is_power_of_two(alignment))
-        p.error("{} is {}, which is not a non-zero power of two", key, alignment);
-      file->alignment_ = alignment;
-    }
+    if (key == format::kAlignmentKey) file->alignment_ = alignment_of(p, value);
     file->kv_.emplace_back(std::move(key), std::move(value));
   }
 
   file->tensors_.reserve(n_tensors);
   for (uint64_t i = 0; i < n_tensors; ++i) {
-    p.where = fmt::format("tensor info {}", i);
-    TensorInfo t;
-    t.name = p.read_string();
-    p.where = fmt::format("tensor '{}'", t.name);
+    TensorInfo t = read_tensor_info(p, i);
     if (!file->tensor_index_.emplace(t.name, file->tensors_.size()).second)
       p.error("duplicate tensor name '{}'", t.name);
-    const auto n_dims = p.read<uint32_t>();
-    if (n_dims == 0 || n_dims > format::kMaxDims)
-      p.error("tensor '{}' has {} dimensions (expected 1 to {})", t.name, n_dims, format::kMaxDims);
-    t.dims.resize(n_dims);
-    for (auto& d : t.dims) d = static_cast<int64_t>(p.read<uint64_t>());
-    const auto type_id = p.read<uint32_t>();
-    t.offset = p.read<uint64_t>();
-    const auto traits = dtype_traits(type_id);
-    if (!traits)
-      p.error("tensor '{}' has type {} (GGML type {}), which isomer does not support", t.name,
-              ggml_type_name(type_id), type_id);
-    t.type = static_cast<DType>(type_id);
-    const auto size = format::tensor_size(*traits, t.dims);
-    if (!size.problem.empty()) p.error("tensor '{}' {}: {}", t.name, t.shape_string(), size.problem);
-    t.nbytes = size.nbytes;
     file->tensors_.push_back(std::move(t));
   }
 
   // pos <= size < 2^63 and alignment < 2^32, so this cannot overflow.
   const uint64_t align = file->alignment_;
   file->data_offset_ = (p.pos() + align - 1) / align * align;
-  for (auto& t : file->tensors_) {
-    if (t.offset % align != 0)
-      p.error("tensor '{}' offset {} is not a multiple of the alignment {}", t.name, t.offset, align);
-    uint64_t start = 0, end = 0;
-    if (__builtin_add_overflow(file->data_offset_, t.offset, &start) ||
-        __builtin_add_overflow(start, t.nbytes, &end) || end > file->size_)
-      p.error("tensor '{}' data (offset {}, {} bytes, data section at byte {}) extends past the end "
-              "of the file ({} bytes)",
-              t.name, t.offset, t.nbytes, file->data_offset_, file->size_);
-    t.data = file->base_ + start;
-  }
-
-  std::vector<size_t> order(file->tensors_.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return file->tensors_[a].offset < file->tensors_[b].offset;
-  });
-  const TensorInfo* last = nullptr;  // the non-empty tensor ending furthest so far
-  for (size_t i : order) {
-    const auto& t = file->tensors_[i];
-    if (t.nbytes == 0) continue;
-    if (last && t.offset < last->offset + last->nbytes)
-      p.error("tensors '{}' (bytes {}..{}) and '{}' (bytes {}..{}) overlap in the data section",
-              last->name, last->offset, last->offset + last->nbytes, t.name, t.offset,
-              t.offset + t.nbytes);
-    if (!last || t.offset + t.nbytes > last->offset + last->nbytes) last = &t;
-  }
+  place_tensors(p, file->tensors_, file->base_, file->data_offset_, align);
   return file;
 }
 

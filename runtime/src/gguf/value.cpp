@@ -81,7 +81,7 @@ TensorSize tensor_size(const DTypeTraits& t, std::span<const int64_t> dims) {
     // Rows are counted separately: with dims[0] == 0 they may overflow while elements do not.
     if (__builtin_mul_overflow(elements, dims[i], &elements) ||
         (i > 0 && __builtin_mul_overflow(rows, dims[i], &rows)))
-      return {0, fmt::format("shape {} has too many elements", shape_string(dims))};
+      return {0, "too many elements (the count overflows int64)"};
   }
   if (dims[0] % t.block_elems != 0)
     return {0, fmt::format("rows of {} elements are not a multiple of the {} block size {}",
@@ -89,8 +89,7 @@ TensorSize tensor_size(const DTypeTraits& t, std::span<const int64_t> dims) {
   uint64_t row = 0, nbytes = 0;
   if (__builtin_mul_overflow(static_cast<uint64_t>(dims[0] / t.block_elems), t.block_bytes, &row) ||
       __builtin_mul_overflow(row, static_cast<uint64_t>(rows), &nbytes))
-    return {0, fmt::format("shape {} of type {} does not fit in 2^64 bytes", shape_string(dims),
-                           t.name)};
+    return {0, fmt::format("its {} data would take more than 2^64 bytes", t.name)};
   return {nbytes, {}};
 }
 
