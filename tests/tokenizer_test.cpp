@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
@@ -478,52 +477,15 @@ TEST(TokenizerLoad, QwenVocabularyLoadsWellUnderASecond) {
 #endif
 }
 
-// A metadata-only GGUF v3 file, for the error cases.
-class MetadataFile {
- public:
-  void string(const std::string& key, const std::string& value) {
-    header(key, 8);
-    put_string(value);
-    ++count_;
-  }
-  void strings(const std::string& key, const std::vector<std::string>& values) {
-    header(key, 9);
-    put<uint32_t>(8);
-    put<uint64_t>(values.size());
-    for (const auto& v : values) put_string(v);
-    ++count_;
-  }
-  std::unique_ptr<gguf::File> open(const std::string& name) const {
-    const fs::path path = fs::temp_directory_path() / ("isomer-tokenizer-test-" + name + ".gguf");
-    std::string file = "GGUF";
-    append<uint32_t>(file, 3);
-    append<uint64_t>(file, 0);
-    append<uint64_t>(file, count_);
-    file += body_;
-    std::ofstream(path, std::ios::binary) << file;
-    return gguf::File::open(path.string());
-  }
-
- private:
-  template <class T>
-  static void append(std::string& out, T v) {
-    out.append(reinterpret_cast<const char*>(&v), sizeof v);
-  }
-  template <class T>
-  void put(T v) {
-    append(body_, v);
-  }
-  void put_string(const std::string& s) {
-    put<uint64_t>(s.size());
-    body_ += s;
-  }
-  void header(const std::string& key, uint32_t type) {
-    put_string(key);
-    put<uint32_t>(type);
-  }
-  std::string body_;
-  uint64_t count_ = 0;
-};
+// A metadata-only GGUF file, for the error cases.
+std::unique_ptr<gguf::File> metadata_file(const std::string& name,
+                                          const std::vector<std::pair<std::string, gguf::Value>>& kv) {
+  gguf::Writer writer;
+  for (const auto& [key, value] : kv) writer.set(key, value);
+  const fs::path path = fs::temp_directory_path() / ("isomer-tokenizer-test-" + name + ".gguf");
+  writer.write(path.string());
+  return gguf::File::open(path.string());
+}
 
 void expect_error(const gguf::File& file, const std::string& needle) {
   try {
@@ -535,32 +497,28 @@ void expect_error(const gguf::File& file, const std::string& needle) {
 }
 
 TEST(TokenizerLoad, ClearErrors) {
-  MetadataFile no_model;
-  no_model.string("general.architecture", "llama");
-  expect_error(*no_model.open("no-model"), "tokenizer.ggml.model is missing");
-
-  MetadataFile t5;
-  t5.string("tokenizer.ggml.model", "t5");
-  t5.strings("tokenizer.ggml.tokens", {"a", "b"});
-  expect_error(*t5.open("t5"), "unsupported tokenizer model 't5'");
-
-  MetadataFile unknown_pre;
-  unknown_pre.string("tokenizer.ggml.model", "gpt2");
-  unknown_pre.string("tokenizer.ggml.pre", "no-such-pre");
-  unknown_pre.strings("tokenizer.ggml.tokens", {"a", "b"});
-  unknown_pre.strings("tokenizer.ggml.merges", {"a b"});
-  expect_error(*unknown_pre.open("unknown-pre"), "unknown BPE pre-tokenizer 'no-such-pre'");
-
-  MetadataFile no_merges;
-  no_merges.string("tokenizer.ggml.model", "gpt2");
-  no_merges.string("tokenizer.ggml.pre", "gpt-2");
-  no_merges.strings("tokenizer.ggml.tokens", {"a", "b"});
-  expect_error(*no_merges.open("no-merges"), "no tokenizer.ggml.merges");
-
-  MetadataFile duplicate;
-  duplicate.string("tokenizer.ggml.model", "llama");
-  duplicate.strings("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "a", "a"});
-  expect_error(*duplicate.open("duplicate"), "token 'a' appears twice");
+  using gguf::Value;
+  expect_error(*metadata_file("no-model", {{"general.architecture", Value::string("llama")}}),
+               "tokenizer.ggml.model is missing");
+  expect_error(*metadata_file("t5", {{"tokenizer.ggml.model", Value::string("t5")},
+                                     {"tokenizer.ggml.tokens", Value::strings({"a", "b"})}}),
+               "unsupported tokenizer model 't5'");
+  expect_error(*metadata_file("unknown-pre", {{"tokenizer.ggml.model", Value::string("gpt2")},
+                                              {"tokenizer.ggml.pre", Value::string("no-such-pre")},
+                                              {"tokenizer.ggml.tokens", Value::strings({"a", "b"})},
+                                              {"tokenizer.ggml.merges", Value::strings({"a b"})}}),
+               "unknown BPE pre-tokenizer 'no-such-pre'");
+  expect_error(*metadata_file("no-merges", {{"tokenizer.ggml.model", Value::string("gpt2")},
+                                            {"tokenizer.ggml.pre", Value::string("gpt-2")},
+                                            {"tokenizer.ggml.tokens", Value::strings({"a", "b"})}}),
+               "no tokenizer.ggml.merges");
+  expect_error(*metadata_file("duplicate", {{"tokenizer.ggml.model", Value::string("llama")},
+                                            {"tokenizer.ggml.tokens", Value::strings({"<unk>", "<s>", "</s>", "a", "a"})}}),
+               "token 'a' appears twice");
+  expect_error(*metadata_file("short-types", {{"tokenizer.ggml.model", Value::string("llama")},
+                                              {"tokenizer.ggml.tokens", Value::strings({"<unk>", "<s>", "</s>"})},
+                                              {"tokenizer.ggml.token_type", Value::i32s(std::vector<int32_t>{2, 3})}}),
+               "token_type has 2 entries for 3 tokens");
 }
 
 }  // namespace
