@@ -32,11 +32,13 @@ class Tokenizer {
 
   // add_special: add BOS/EOS where the metadata asks for them (tokenizer.ggml.add_bos_token /
   // add_eos_token, with llama.cpp's defaults per model type).
-  // parse_special: text of control/user-defined tokens (e.g. "<|im_start|>") becomes the token.
+  // parse_special: text of control tokens (e.g. "<|im_start|>") becomes the token. Text of
+  // user-defined tokens (e.g. Qwen's "<think>") always does, as in llama.cpp.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_special,
                                       bool parse_special) const = 0;
-  // The bytes a token contributes to generated text. Control tokens give "" unless
-  // render_special. The bytes may be part of a UTF-8 character (byte tokens).
+  // The bytes a token contributes to generated text. Control and unknown tokens give "" unless
+  // render_special; user-defined tokens give their text; unused ones nothing. The bytes may be
+  // part of a UTF-8 character (byte tokens).
   virtual std::string piece(int32_t token, bool render_special = false) const = 0;
 
   // llama.cpp's llama_detokenize(remove_special = false): the pieces concatenated, minus the
@@ -50,13 +52,16 @@ class Tokenizer {
   TokenType token_type(int32_t id) const;
   int32_t bos() const { return bos_; }  // -1 when the vocabulary has none
   int32_t eos() const { return eos_; }
+  // tokenizer.ggml.eot_token_id, else the first of llama.cpp's end-of-turn texts the vocabulary
+  // has (<|eot_id|>, <|im_end|>, <|end|>, ...; llama.cpp takes whichever its hash map yields).
   int32_t eot() const { return eot_; }
   int32_t unk() const { return unk_; }
   // The id of the token spelled exactly `text`, -1 when there is none.
   int32_t find_token(std::string_view text) const;
   bool add_bos() const { return add_bos_; }
   bool add_eos() const { return add_eos_; }
-  // End of generation: EOS, EOT or another end-of-generation token of the vocabulary.
+  // End of generation: EOS, EOT, EOM, the FIM pad/repo/file-separator tokens, and every token
+  // llama.cpp recognises by its text (<|im_end|>, <|endoftext|>, <|eot_id|>, <|end|>, </s>, ...).
   bool is_eog(int32_t id) const;
   const std::string& model() const { return model_; }  // "llama" or "gpt2"
   const std::string& pre() const { return pre_; }
