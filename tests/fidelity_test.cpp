@@ -51,13 +51,19 @@ Agreement compare(const nlohmann::json& ref, std::span<const float> logits, size
     const double ref_lse = positions[i]["lse"].get<double>();
     a.max_lse_error = std::max(a.max_lse_error, std::abs(lse - ref_lse));
 
+    // KL(reference || isomer) on the reference's top-32 ids, each side renormalised there.
     const auto& top = positions[i]["top"];
+    double ref_z = 0, z = 0;
+    for (const auto& pair : top) {
+      const double ref_logit = pair[1].get<double>(), logit = row[pair[0].get<size_t>()];
+      a.max_logit_error = std::max(a.max_logit_error, std::abs(logit - ref_logit));
+      ref_z += std::exp(ref_logit - ref_lse);
+      z += std::exp(logit - lse);
+    }
     double kl = 0;
     for (const auto& pair : top) {
-      const size_t id = pair[0].get<size_t>();
-      const double ref_logit = pair[1].get<double>(), logit = row[id];
-      a.max_logit_error = std::max(a.max_logit_error, std::abs(logit - ref_logit));
-      const double lp = ref_logit - ref_lse, lq = logit - lse;
+      const double lp = pair[1].get<double>() - ref_lse - std::log(ref_z);
+      const double lq = row[pair[0].get<size_t>()] - lse - std::log(z);
       kl += std::exp(lp) * (lp - lq);
     }
     a.max_kl = std::max(a.max_kl, kl);

@@ -23,6 +23,8 @@ struct Case {
   double nmse_bound = 1e-9;
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 // Known gaps per backend, each with its reason; a listed case that passes is reported.
 struct ExpectedFailure {
   std::string_view backend, case_prefix, reason;

@@ -8,10 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "test_data.h"
+#include "tokenizer/pretokenizer.h"
 
 #include <algorithm>
-#include <chrono>
-#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
@@ -103,6 +102,8 @@ struct VectorSet {
   const char* gguf;     // the tokenizer, relative to the data folder
   const char* vectors;  // <vectors>.inp / <vectors>.out
 };
+
+void PrintTo(const VectorSet& v, std::ostream* os) { *os << v.gguf; }
 
 // Every vocab/*.gguf that comes with vectors, plus the Qwen vectors on the Qwen models' own
 // tokenizers (ggml-vocab-qwen2.gguf itself is not shared).
@@ -423,66 +424,57 @@ TEST(TokenizerSpecial, Phi3SpecialTokensSwallowFollowingWhitespace) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Loading.
+// Pre-tokenizers.
 
-TEST(TokenizerLoad, QwenVocabularyLoadsWellUnderASecond) {
-  const auto file = gguf::File::open(test::model_path("qwen2-syn-q4_k_m.gguf").string());
-  const auto start = std::chrono::steady_clock::now();
-  const auto tok = Tokenizer::from_gguf(*file);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_EQ(tok->n_vocab(), 151936);
-  std::printf("[ timing   ] Qwen tokenizer from_gguf: %.3f s\n", seconds);
-#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__)  // a timing only means something optimized
-  EXPECT_LT(seconds, 0.5);
-#endif
+std::vector<std::string> split(std::string_view pre, std::string_view text) {
+  const tok::PreTokenizerSpec* spec = tok::find_pre_tokenizer(pre);
+  if (!spec) throw std::runtime_error("no pre-tokenizer " + std::string(pre));
+  return tok::PreTokenizer(*spec).split(text);
 }
 
-// A metadata-only GGUF v3 file, for the error cases.
-class MetadataFile {
- public:
-  void string(const std::string& key, const std::string& value) {
-    header(key, 8);
-    put_string(value);
-    ++count_;
+TEST(PreTokenizer, EveryKnownRegexCompiles) {
+  std::istringstream names(tok::known_pre_tokenizers());
+  size_t count = 0;
+  for (std::string name; std::getline(names, name, ',');) {
+    name.erase(0, name.find_first_not_of(' '));
+    SCOPED_TRACE(name);
+    EXPECT_NO_THROW(split(name, "Hello, y'all! 1234567 ~~ \n\n 你好"));
+    ++count;
   }
-  void strings(const std::string& key, const std::vector<std::string>& values) {
-    header(key, 9);
-    put<uint32_t>(8);
-    put<uint64_t>(values.size());
-    for (const auto& v : values) put_string(v);
-    ++count_;
-  }
-  std::unique_ptr<gguf::File> open(const std::string& name) const {
-    const fs::path path = fs::temp_directory_path() / ("isomer-tokenizer-test-" + name + ".gguf");
-    std::string file = "GGUF";
-    append<uint32_t>(file, 3);
-    append<uint64_t>(file, 0);
-    append<uint64_t>(file, count_);
-    file += body_;
-    std::ofstream(path, std::ios::binary) << file;
-    return gguf::File::open(path.string());
-  }
+  EXPECT_GT(count, 50u);
+}
 
- private:
-  template <class T>
-  static void append(std::string& out, T v) {
-    out.append(reinterpret_cast<const char*>(&v), sizeof v);
-  }
-  template <class T>
-  void put(T v) {
-    append(body_, v);
-  }
-  void put_string(const std::string& s) {
-    put<uint64_t>(s.size());
-    body_ += s;
-  }
-  void header(const std::string& key, uint32_t type) {
-    put_string(key);
-    put<uint32_t>(type);
-  }
-  std::string body_;
-  uint64_t count_ = 0;
-};
+// Zero-width matches only split, as std::regex_iterator steps over them in llama.cpp.
+TEST(PreTokenizer, LookaheadOnlyRegexSplitsDigitGroups) {
+  EXPECT_EQ(split("superbpe", "1234567"), (std::vector<std::string>{"1", "234", "567"}));
+}
+
+// llama.cpp's collapsed \p{S} does not contain '~'.
+TEST(PreTokenizer, DeepseekV3TildeIsNoSymbol) {
+  EXPECT_EQ(split("deepseek-v3", "~!"), (std::vector<std::string>{"~", "!"}));
+  EXPECT_EQ(split("deepseek-v3", "~\xC3\xA9"), (std::vector<std::string>{"~\xC3\x83\xC2\xA9"}));  // "~é"
+}
+
+// Non-ASCII whitespace counts as \s: llama.cpp's std::regex sees it as \v.
+TEST(PreTokenizer, NonAsciiWhitespaceIsWhitespace) {
+  EXPECT_EQ(split("gpt-2", "a\xE3\x80\x80\xE3\x80\x80" "b").size(), 4u);  // as "a", " ", " ", "b" would be
+  // deepseek-llm's "\s?[A-Za-z...]+" takes the no-break space along; "\xC3\x82\xC5\x82" is its
+  // byte-level spelling.
+  EXPECT_EQ(split("deepseek-llm", "a\xC2\xA0" "b"), (std::vector<std::string>{"a", "\xC3\x82\xC5\x82" "b"}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading.
+
+// A metadata-only GGUF file, for the error cases.
+std::unique_ptr<gguf::File> metadata_file(const std::string& name,
+                                          const std::vector<std::pair<std::string, gguf::Value>>& kv) {
+  gguf::Writer writer;
+  for (const auto& [key, value] : kv) writer.set(key, value);
+  const fs::path path = fs::temp_directory_path() / ("isomer-tokenizer-test-" + name + ".gguf");
+  writer.write(path.string());
+  return gguf::File::open(path.string());
+}
 
 void expect_error(const gguf::File& file, const std::string& needle) {
   try {
@@ -494,32 +486,28 @@ void expect_error(const gguf::File& file, const std::string& needle) {
 }
 
 TEST(TokenizerLoad, ClearErrors) {
-  MetadataFile no_model;
-  no_model.string("general.architecture", "llama");
-  expect_error(*no_model.open("no-model"), "tokenizer.ggml.model is missing");
-
-  MetadataFile t5;
-  t5.string("tokenizer.ggml.model", "t5");
-  t5.strings("tokenizer.ggml.tokens", {"a", "b"});
-  expect_error(*t5.open("t5"), "unsupported tokenizer model 't5'");
-
-  MetadataFile unknown_pre;
-  unknown_pre.string("tokenizer.ggml.model", "gpt2");
-  unknown_pre.string("tokenizer.ggml.pre", "no-such-pre");
-  unknown_pre.strings("tokenizer.ggml.tokens", {"a", "b"});
-  unknown_pre.strings("tokenizer.ggml.merges", {"a b"});
-  expect_error(*unknown_pre.open("unknown-pre"), "unknown BPE pre-tokenizer 'no-such-pre'");
-
-  MetadataFile no_merges;
-  no_merges.string("tokenizer.ggml.model", "gpt2");
-  no_merges.string("tokenizer.ggml.pre", "gpt-2");
-  no_merges.strings("tokenizer.ggml.tokens", {"a", "b"});
-  expect_error(*no_merges.open("no-merges"), "no tokenizer.ggml.merges");
-
-  MetadataFile duplicate;
-  duplicate.string("tokenizer.ggml.model", "llama");
-  duplicate.strings("tokenizer.ggml.tokens", {"<unk>", "<s>", "</s>", "a", "a"});
-  expect_error(*duplicate.open("duplicate"), "token 'a' appears twice");
+  using gguf::Value;
+  expect_error(*metadata_file("no-model", {{"general.architecture", Value::string("llama")}}),
+               "tokenizer.ggml.model is missing");
+  expect_error(*metadata_file("t5", {{"tokenizer.ggml.model", Value::string("t5")},
+                                     {"tokenizer.ggml.tokens", Value::strings({"a", "b"})}}),
+               "unsupported tokenizer model 't5'");
+  expect_error(*metadata_file("unknown-pre", {{"tokenizer.ggml.model", Value::string("gpt2")},
+                                              {"tokenizer.ggml.pre", Value::string("no-such-pre")},
+                                              {"tokenizer.ggml.tokens", Value::strings({"a", "b"})},
+                                              {"tokenizer.ggml.merges", Value::strings({"a b"})}}),
+               "unknown BPE pre-tokenizer 'no-such-pre'");
+  expect_error(*metadata_file("no-merges", {{"tokenizer.ggml.model", Value::string("gpt2")},
+                                            {"tokenizer.ggml.pre", Value::string("gpt-2")},
+                                            {"tokenizer.ggml.tokens", Value::strings({"a", "b"})}}),
+               "no tokenizer.ggml.merges");
+  expect_error(*metadata_file("duplicate", {{"tokenizer.ggml.model", Value::string("llama")},
+                                            {"tokenizer.ggml.tokens", Value::strings({"<unk>", "<s>", "</s>", "a", "a"})}}),
+               "token 'a' appears twice");
+  expect_error(*metadata_file("short-types", {{"tokenizer.ggml.model", Value::string("llama")},
+                                              {"tokenizer.ggml.tokens", Value::strings({"<unk>", "<s>", "</s>"})},
+                                              {"tokenizer.ggml.token_type", Value::i32s(std::vector<int32_t>{2, 3})}}),
+               "token_type has 2 entries for 3 tokens");
 }
 
 }  // namespace

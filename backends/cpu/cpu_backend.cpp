@@ -103,7 +103,7 @@ bool splits_with_output(const Op& op, size_t input, const TensorView& in, int64_
   switch (op.kind()) {
     case OpKind::GetRows: return input == 1;
     case OpKind::RmsNorm: return input == 0;
-    case OpKind::Add: return input == 0 || in.desc.rows() == rows;
+    case OpKind::Add: return input == 0 || (in.desc.shape.size() == 2 && in.desc.rows() == rows);
     case OpKind::SwiGlu: return true;
     case OpKind::Rope: return input < 2;
     default: return false;

@@ -28,6 +28,10 @@ std::string render(const gguf::Value& v) {
           if (x.size() > kArrayPreview) items.push_back("...");
           return fmt::format("{}[{}] [{}]", gguf::value_type_name(v.array_type), x.size(),
                              fmt::join(items, ", "));
+        } else if constexpr (std::is_same_v<T, double>) {
+          // Shortest text that reads back as the stored value (f32 keys are f32, not double).
+          return v.type == gguf::ValueType::F32 ? fmt::format("{}", static_cast<float>(x))
+                                                : fmt::format("{}", x);
         } else {
           return fmt::format("{}", x);
         }

@@ -19,6 +19,16 @@ void ModelOptions::add_to(CLI::App& cmd, bool model_optional) {
       ->check(CLI::NonNegativeNumber);
   cmd.add_option("--ctx", n_ctx, "Context size in tokens (0: the model's, at most 4096)")
       ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--kv-type", kv_type, "KV cache element type: F16, BF16 or F32")
+      ->capture_default_str();
+}
+
+ContextOptions ModelOptions::context() const {
+  std::string upper = kv_type;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const auto type = dtype_from_name(upper);
+  if (!type) fail("--kv-type {}: not a tensor type (use F16, BF16 or F32)", kv_type);
+  return {.n_ctx = n_ctx, .kv_type = *type};
 }
 
 std::unique_ptr<Model> ModelOptions::load() {

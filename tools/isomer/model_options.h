@@ -16,13 +16,14 @@ struct ModelOptions {
   std::string device = "cpu";  // "cpu", "vulkan", "vulkan:1"
   int threads = 0;
   int64_t n_ctx = 0;
+  std::string kv_type = "F16";
 
-  // Adds -m/--model (required unless `model_optional`), --backend/--device, -t, --ctx.
+  // Adds -m/--model (required unless `model_optional`), --backend/--device, -t, --ctx, --kv-type.
   void add_to(CLI::App& cmd, bool model_optional = false);
   // Without -m, loads the built-in default model (synthesised on first use) and sets `path`
   // to it, saying so on stderr.
   std::unique_ptr<Model> load();
-  ContextOptions context() const { return {.n_ctx = n_ctx}; }
+  ContextOptions context() const;
 };
 
 }  // namespace isomer::cli
