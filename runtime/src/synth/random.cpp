@@ -100,7 +100,8 @@ void Random::normal(std::span<float> out, double mean, double stddev) {
     }
     for (size_t i = 0; i < pairs; ++i) {
       out[at + 2 * i] = static_cast<float>(mean + stddev * u1[i]);
-      if (at + 2 * i + 1 < out.size()) out[at + 2 * i + 1] = static_cast<float>(mean + stddev * u2[i]);
+      if (at + 2 * i + 1 < out.size())
+        out[at + 2 * i + 1] = static_cast<float>(mean + stddev * u2[i]);
     }
   }
 }

@@ -112,7 +112,7 @@ Built build(const Options& o) {
       gguf::Value::string(fmt::format("Written by isomer synth: seeded random weights in the "
                                       "shapes of {}. Its text is gibberish by design.",
                                       like.description)));
-  if (!like.size_label.empty()) set("general.size_label", gguf::Value::string(std::string(like.size_label)));
+  set("general.size_label", gguf::Value::string(std::string(like.size_label)));
   set("general.alignment", gguf::Value::u32(32));
   set("general.file_type", gguf::Value::u32(wt.file_type));
   set("general.quantization_version", gguf::Value::u32(2));
@@ -218,8 +218,8 @@ void generate(const Built& b, size_t index, std::span<uint8_t> out, uint64_t see
   const TensorPlan& t = b.plan.tensors[index];
   const Role role = b.roles[index];
   const int64_t cols = t.dims[0];
-  const int64_t rows = static_cast<int64_t>(out.size() / row_bytes(t.type, cols));
   const size_t stride = row_bytes(t.type, cols);
+  const int64_t rows = static_cast<int64_t>(out.size() / stride);
   if (role == Role::RopeFreqs) {
     const auto factors = llama3_rope_factors(b.like->rope_base, b.like->head_dim);
     quantize_row(t.type, factors.data(), out.data(), cols);
@@ -229,7 +229,7 @@ void generate(const Built& b, size_t index, std::span<uint8_t> out, uint64_t see
   auto work = [&](int64_t r0, int64_t r1) {
     std::vector<float> row(static_cast<size_t>(cols));
     for (int64_t r = r0; r < r1; ++r) {
-      double mean = 0.0, stddev = 0.02;  // biases
+      double mean = 0.0, stddev = 0.02;  // biases; norms are 1 + this noise
       if (role == Role::Norm) {
         mean = 1.0;
       } else if (role != Role::Bias) {
