@@ -14,6 +14,7 @@
 #include <fstream>
 #include <numbers>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "test_data.h"
 
@@ -22,8 +23,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A folder of this process's own, so concurrent test runs do not share files; removed at exit.
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("isomer-synth-test-" + std::to_string(getpid()));
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
 fs::path temp(const std::string& name) {
-  return fs::temp_directory_path() / ("isomer-synth-test-" + name);
+  static const TempDir dir;
+  return dir.path / name;
 }
 
 std::string read_bytes(const fs::path& path) {
