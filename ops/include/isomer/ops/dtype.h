@@ -1,5 +1,6 @@
 // Element and weight types. The numeric ids are GGML's (they are what GGUF files store);
-// the block layouts are documented in ops/src/quant.cpp next to their reference code.
+// the block layouts are defined and documented in isomer/ops/quant_blocks.h, their reference
+// (de)quantisation is in ops/src/quant.cpp.
 #pragma once
 
 #include <cstddef>
