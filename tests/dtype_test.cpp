@@ -17,4 +17,16 @@ TEST(DType, UnsupportedIdsAreNamed) {
   EXPECT_EQ(ggml_type_name(9999), "unknown");
 }
 
+// Q8_1 and Q8_K exist only as the CPU backend's activation blocks: model files and user input
+// may not name them.
+TEST(DType, ActivationOnlyTypesAreNotTensorTypes) {
+  for (DType t : {DType::Q8_1, DType::Q8_K}) {
+    EXPECT_FALSE(dtype_traits(static_cast<uint32_t>(t)).has_value()) << dtype_name(t);
+    EXPECT_FALSE(dtype_from_name(dtype_name(t)).has_value()) << dtype_name(t);
+  }
+  EXPECT_EQ(row_bytes(DType::Q8_1, 64), 72u);
+  EXPECT_EQ(row_bytes(DType::Q8_K, 512), 584u);
+  EXPECT_EQ(dtype_from_name("Q8_0"), DType::Q8_0);
+}
+
 }  // namespace isomer

@@ -45,6 +45,30 @@ const DType kWeightTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0
                               DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
                               DType::Q4_K, DType::Q5_K, DType::Q6_K};
 
+// Backends may compute a matrix product as llama.cpp's CPU backend does (isomer's CPU backend
+// does, to carry the same rounding): activations rounded to F16 / BF16 for those weights, and
+// quantised to 8 bits per block (Q8_0, Q8_1, Q8_K) for the block types. On these normal data that
+// costs an NMSE of ~3e-5 per product, up to ~7e-4 where a case has a single output; the bounds
+// leave headroom over the measured worst case per type. The exactness of the kernels themselves
+// is tested in vec_dot_test.
+double mul_mat_nmse_bound(DType weight) {
+  switch (weight) {
+    case DType::F32: return 1e-9;
+    case DType::F16: return 1e-5;   // measured <= 9e-7
+    case DType::BF16: return 1e-4;  // measured <= 1.3e-5
+    default: return 2e-3;           // measured <= 6.7e-4 (Q5_1, 1x96x1)
+  }
+}
+
+// Likewise attention as llama.cpp's CPU flash attention: the query rounded to the cache type for
+// the key dot products, and for an F16 cache the weighted values summed in F16.
+double attention_nmse_bound(DType cache) {
+  switch (cache) {
+    case DType::F32: return 1e-9;
+    default: return 3e-5;  // measured <= 1.1e-6 (F16), 3.6e-6 (BF16)
+  }
+}
+
 std::vector<Case> all_cases() {
   std::vector<Case> cases;
   for (DType t : kWeightTypes) {
@@ -53,7 +77,7 @@ std::vector<Case> all_cases() {
       for (int64_t m : {1, 7, 33}) {
         const int64_t k = block == 256 ? 512 : 96;  // several blocks, odd block counts for 32
         cases.push_back({fmt::format("mul_mat_{}_{}x{}x{}", dtype_name(t), rows, k, m),
-                         Op{MatMulParams{}}, {f32({rows, k}), {t, {m, k}}}});
+                         Op{MatMulParams{}}, {f32({rows, k}), {t, {m, k}}}, 0, mul_mat_nmse_bound(t)});
       }
     cases.push_back({fmt::format("get_rows_{}", dtype_name(t)), Op{GetRowsParams{}},
                      {{t, {11, block == 256 ? 256 : 64}}, i32(5)}, 11});
@@ -98,7 +122,8 @@ std::vector<Case> all_cases() {
                Op{AttentionParams{heads, kv_heads, head_dim, n_past,
                                   1.0f / std::sqrt(static_cast<float>(head_dim))}},
                {f32({rows, int64_t{heads} * head_dim}), {cache, {n_ctx, int64_t{kv_heads} * head_dim}},
-                {cache, {n_ctx, int64_t{kv_heads} * head_dim}}}});
+                {cache, {n_ctx, int64_t{kv_heads} * head_dim}}},
+               0, attention_nmse_bound(cache)});
         }
   }
   return cases;

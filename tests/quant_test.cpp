@@ -1,7 +1,6 @@
-// Reference (de)quantisation (ops/src/quant.cpp) and the CPU backend's row kernels
-// (backends/cpu/quant_dot.cpp). Expected values come from the format definitions, computed
-// here independently of the code under test, or from GGML's reference code (the pinned hashes).
-#include <cpu/quant_dot.h>
+// Reference (de)quantisation (ops/src/quant.cpp). Expected values come from the format
+// definitions, computed here independently of the code under test, or from GGML's reference
+// code (the pinned hashes). The CPU backend's dot products are tested in vec_dot_test.cpp.
 #include <gtest/gtest.h>
 #include <isomer/error.h>
 #include <isomer/ops/dtype.h>
@@ -150,8 +149,6 @@ TEST_P(BlockTypes, RowsThatAreNotWholeBlocksAreRejected) {
   Bytes q(row_bytes(type, 2 * block_elems(type)));
   EXPECT_THROW(quantize_row(type, x.data(), q.data(), block_elems(type) + 1), Error);
   EXPECT_THROW(dequantize_row(type, q.data(), x.data(), block_elems(type) - 1), Error);
-  EXPECT_THROW(cpu::dot_row(type, q.data(), x.data(), block_elems(type) + 1), Error);
-  EXPECT_THROW(cpu::dequantize_row_fast(type, q.data(), x.data(), 1), Error);
 }
 
 TEST(Quant, IntegerTypesCannotBeConverted) {
@@ -159,7 +156,6 @@ TEST(Quant, IntegerTypesCannotBeConverted) {
   float f[4];
   EXPECT_THROW(dequantize_row(DType::I32, v, f, 4), Error);
   EXPECT_THROW(quantize_row(DType::I32, f, v, 4), Error);
-  EXPECT_THROW(cpu::dot_row(DType::I32, v, f, 4), Error);
 }
 
 // Exactness with GGML: FNV-1a hashes of what GGML's quantize_row_*_ref writes for this input,
@@ -281,18 +277,10 @@ constexpr uint16_t kHalfOne = 0x3c00, kHalfHalf = 0x3800, kHalfTwo = 0x4000, kHa
 template <class Block>
 void expect_block(DType type, const Block& b, const std::vector<double>& expected) {
   const auto n = static_cast<int64_t>(expected.size());
-  std::vector<float> y(expected.size()), fast(expected.size()), x(expected.size());
+  std::vector<float> y(expected.size());
   dequantize_row(type, &b, y.data(), n);
-  cpu::dequantize_row_fast(type, &b, fast.data(), n);
-  double dot = 0, magnitude = 0;
-  for (size_t i = 0; i < expected.size(); ++i) {
+  for (size_t i = 0; i < expected.size(); ++i)
     ASSERT_EQ(y[i], expected[i]) << dtype_name(type) << " element " << i;
-    ASSERT_EQ(fast[i], expected[i]) << dtype_name(type) << " element " << i;
-    x[i] = static_cast<float>(i % 7) - 3;
-    dot += expected[i] * x[i];
-    magnitude += std::fabs(expected[i] * x[i]);
-  }
-  EXPECT_NEAR(cpu::dot_row(type, &b, x.data(), n), dot, 1e-6 * magnitude) << dtype_name(type);
 }
 
 TEST(QuantLayout, LegacyBlocks) {
@@ -383,58 +371,6 @@ TEST(QuantLayout, KQuantBlocks) {
     }
   for (int i = 0; i < 256; ++i) e[i] = 0.25 * (9 * (i / 16) - 70) * (level[i] - 32);
   expect_block(DType::Q6_K, q6, e);
-}
-
-// ---- (d) CPU kernels against the reference -------------------------------------------------
-
-// Rows of valid blocks (quantised gaussian data) and of random bytes with finite scales.
-std::vector<Bytes> test_rows(DType type, int64_t n, std::mt19937& rng) {
-  std::vector<Bytes> rows = {quantize(type, normal(rng, n)), quantize(type, normal(rng, n, 300))};
-  if (traits(type).quantized) {
-    Bytes raw(row_bytes(type, n));
-    for (auto& b : raw) b = static_cast<uint8_t>(rng());
-    // Clear the top exponent bit of every fp16 field so scales are finite (|v| < 2).
-    const auto& t = traits(type);
-    for (size_t blk = 0; blk < raw.size(); blk += t.block_bytes) {
-      const size_t d = type == DType::Q6_K ? 208 : 0;
-      const bool has_second = type == DType::Q4_1 || type == DType::Q5_1 || type == DType::Q4_K ||
-                              type == DType::Q5_K;
-      raw[blk + d + 1] &= 0xbf;
-      if (has_second) raw[blk + 3] &= 0xbf;
-    }
-    rows.push_back(raw);
-  }
-  return rows;
-}
-
-TEST_P(QuantTypes, FastKernelsMatchTheReference) {
-  const DType type = GetParam();
-  std::mt19937 rng(4);
-  std::vector<int64_t> sizes;
-  for (int64_t blocks = 1; blocks <= 8; ++blocks) sizes.push_back(blocks * block_elems(type));
-  if (block_elems(type) == 1) sizes.insert(sizes.end(), {1, 3, 9, 31, 33, 255, 257, 4096 + 5});
-  else sizes.push_back(4096);
-  for (int64_t n : sizes) {
-    const auto x = normal(rng, n);
-    for (const Bytes& row : test_rows(type, n, rng)) {
-      const auto w = dequantize(type, row, n);
-      std::vector<float> fast(static_cast<size_t>(n));
-      cpu::dequantize_row_fast(type, row.data(), fast.data(), n);
-      ASSERT_EQ(std::memcmp(fast.data(), w.data(), fast.size() * 4), 0) << "n=" << n;
-
-      double exact = 0, magnitude = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        exact += static_cast<double>(w[i]) * x[i];
-        magnitude += std::fabs(static_cast<double>(w[i]) * x[i]);
-      }
-      EXPECT_NEAR(cpu::dot_row(type, row.data(), x.data(), n), exact, 1e-5 * magnitude) << "n=" << n;
-    }
-  }
-}
-
-TEST_P(QuantTypes, EmptyRowsHaveZeroDot) {
-  const float x = 1;
-  EXPECT_EQ(cpu::dot_row(GetParam(), nullptr, &x, 0), 0.0f);
 }
 
 }  // namespace

@@ -137,7 +137,7 @@ class CpuDevice final : public Device {
  private:
   void run_op(const Op& op, const std::vector<TensorView>& in, const TensorView& out) {
     switch (op.kind()) {
-      case OpKind::MatMul: return mat_mul(pool_, in[0], in[1], out);
+      case OpKind::MatMul: return mat_mul(pool_, scratch_, in[0], in[1], out);
       case OpKind::Attention:
         return attention(pool_, std::get<AttentionParams>(op.params), in[0], in[1], in[2], out);
       case OpKind::StoreKV: return reference(op, in, out);
@@ -156,6 +156,7 @@ class CpuDevice final : public Device {
 
   ThreadPool pool_;
   DeviceProperties props_;
+  std::vector<uint8_t> scratch_;  // mat_mul's converted activations
 };
 
 class CpuBackend final : public Backend {

@@ -6,51 +6,54 @@
 #include <cmath>
 #include <vector>
 
-#include "quant_dot.h"
+#include "vec_dot.h"
 
 namespace isomer::cpu {
 namespace {
 
-// Weight rows dequantised together when several activation rows share them: enough to reuse
-// each activation row from L1 across rows, few enough that the block stays in L2.
+// Weight rows handled together: each is read from memory once and stays in L1/L2 while every
+// activation row meets it (prefill); decode, with one activation row, streams the weights.
 constexpr int64_t kRowBlock = 16;
-// Below this many activation rows, fused dequantise-and-dot per row is cheaper than
-// dequantising into a scratch block.
-constexpr int64_t kFusedMaxRows = 2;
 
 }  // namespace
 
-void mat_mul(ThreadPool& pool, const TensorView& x, const TensorView& w, const TensorView& out) {
+void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& x,
+             const TensorView& w, const TensorView& out) {
   const int64_t rows = x.desc.rows(), k = x.desc.cols(), m = w.desc.shape[0];
-  const DType type = w.desc.type;
-  const size_t stride = row_bytes(type, k);
+  const DType type = w.desc.type, act = activation_type(type);
+  const size_t w_stride = row_bytes(type, k), a_stride = row_bytes(act, k);
+  const VecDotFn dot = vec_dot_fn(type);
   const auto* wp = w.as<const uint8_t>();
   const float* xp = x.as<const float>();
   float* yp = out.as<float>();
-  if (rows <= kFusedMaxRows) {
-    pool.parallel_for(m, 16, [&](int64_t begin, int64_t end) {
-      for (int64_t j = begin; j < end; ++j)
-        for (int64_t r = 0; r < rows; ++r) yp[r * m + j] = dot_row(type, wp + j * stride, xp + r * k, k);
+  // Activations in the weight's activation type (vec_dot.h), converted once per row.
+  const auto* ap = reinterpret_cast<const uint8_t*>(xp);
+  if (act != DType::F32) {
+    scratch.resize(std::max(scratch.size(), static_cast<size_t>(rows) * a_stride));
+    pool.parallel_for(rows, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) quantize_activation(act, xp + r * k, scratch.data() + r * a_stride, k);
     });
-    return;
+    ap = scratch.data();
   }
-  const int64_t blocks = (m + kRowBlock - 1) / kRowBlock;
-  pool.parallel_for(blocks, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scratch(static_cast<size_t>(kRowBlock * k));
-    for (int64_t b = begin; b < end; ++b) {
-      const int64_t j0 = b * kRowBlock, nj = std::min(kRowBlock, m - j0);
-      for (int64_t j = 0; j < nj; ++j)
-        dequantize_row_fast(type, wp + (j0 + j) * stride, scratch.data() + j * k, k);
+  pool.parallel_for((m + kRowBlock - 1) / kRowBlock, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t j0 = begin * kRowBlock; j0 < std::min(m, end * kRowBlock); j0 += kRowBlock) {
+      const int64_t j1 = std::min(m, j0 + kRowBlock);
       for (int64_t r = 0; r < rows; ++r)
-        for (int64_t j = 0; j < nj; ++j)
-          yp[r * m + j0 + j] = dot_row(DType::F32, scratch.data() + j * k, xp + r * k, k);
+        for (int64_t j = j0; j < j1; ++j) yp[r * m + j] = dot(wp + j * w_stride, ap + r * a_stride, k);
     }
   });
 }
 
+// As llama.cpp's CPU flash attention (its default) computes it, to carry the same rounding:
+// the query converted to the K cache's activation type (F16 for an F16 cache) and dotted with
+// each key by vec_dot; one online-softmax pass over the keys in order; the weighted values
+// accumulated in F16 for an F16 V cache (rounded after every key, as GGML's VKQ16), otherwise
+// in f32.
 void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
                const TensorView& k, const TensorView& v, const TensorView& out) {
   const int64_t rows = q.desc.rows(), d = p.head_dim, kv_width = k.desc.cols();
+  const DType q_type = activation_type(k.desc.type), v_type = v.desc.type;
+  const VecDotFn dot = vec_dot_fn(k.desc.type);
   const size_t kv_stride = row_bytes(k.desc.type, kv_width);
   const size_t head_bytes = row_bytes(k.desc.type, d);
   const int group = p.heads / p.kv_heads;
@@ -59,29 +62,39 @@ void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
   // One task per (query row, head): rows see different numbers of keys (causal), so many
   // small tasks balance better than one row per thread.
   pool.parallel_for(rows * p.heads, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(static_cast<size_t>(p.n_past + rows)), vrow(static_cast<size_t>(d));
+    std::vector<uint8_t> qa(row_bytes(q_type, d));
+    std::vector<float> acc(static_cast<size_t>(d)), vrow(acc.size());
+    std::vector<uint16_t> acc16(acc.size());  // F16 V: the sums as GGML keeps them
     for (int64_t t = begin; t < end; ++t) {
       const int64_t r = t / p.heads;
       const int h = static_cast<int>(t % p.heads);
-      const int64_t visible = p.n_past + r + 1;
       const size_t kv_off = static_cast<size_t>(h / group) * head_bytes;
-      const float* qh = q.as<const float>() + r * p.heads * d + h * d;
-      float max = -INFINITY;
-      for (int64_t j = 0; j < visible; ++j) {
-        scores[j] = p.scale * dot_row(k.desc.type, kp + j * kv_stride + kv_off, qh, d);
-        max = std::max(max, scores[j]);
+      quantize_activation(q_type, q.as<const float>() + r * p.heads * d + h * d, qa.data(), d);
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      std::fill(acc16.begin(), acc16.end(), uint16_t{0});
+      float max = -INFINITY, sum = 0;
+      for (int64_t j = 0; j < p.n_past + r + 1; ++j) {
+        const float s = dot(kp + j * kv_stride + kv_off, qa.data(), d) * p.scale;
+        float ms = 1, vs = 1;  // rescaling of the sums so far on a new maximum; this key's weight
+        if (s > max) {
+          ms = std::exp(max - s);
+          max = s;
+        } else {
+          vs = std::exp(s - max);
+        }
+        const uint8_t* vj = vp + j * kv_stride + kv_off;
+        if (v_type == DType::F16) {
+          if (ms != 1) scale_f16(acc16.data(), ms, d);
+          mad_f16(acc16.data(), reinterpret_cast<const uint16_t*>(vj), vs, d);
+        } else {
+          dequantize_row(v_type, vj, vrow.data(), d);
+          for (int64_t i = 0; i < d; ++i) acc[i] = std::fma(vrow[i], vs, acc[i] * ms);
+        }
+        sum = sum * ms + vs;
       }
-      double sum = 0;
-      for (int64_t j = 0; j < visible; ++j) sum += (scores[j] = std::exp(scores[j] - max));
+      if (v_type == DType::F16) dequantize_row(DType::F16, acc16.data(), acc.data(), d);
       float* y = out.as<float>() + r * p.heads * d + h * d;
-      std::fill(y, y + d, 0.0f);
-      for (int64_t j = 0; j < visible; ++j) {
-        dequantize_row_fast(v.desc.type, vp + j * kv_stride + kv_off, vrow.data(), d);
-        const float w = scores[j];
-        for (int64_t i = 0; i < d; ++i) y[i] += w * vrow[i];
-      }
-      const float inv = static_cast<float>(1.0 / sum);
-      for (int64_t i = 0; i < d; ++i) y[i] *= inv;
+      for (int64_t i = 0; i < d; ++i) y[i] = acc[i] * (1 / sum);
     }
   });
 }

@@ -4,11 +4,16 @@
 
 #include <isomer/ops/op.h>
 
+#include <cstdint>
+#include <vector>
+
 #include "thread_pool.h"
 
 namespace isomer::cpu {
 
-void mat_mul(ThreadPool& pool, const TensorView& x, const TensorView& w, const TensorView& out);
+// scratch: the caller's buffer for the converted activations (grown as needed, reused).
+void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& x,
+             const TensorView& w, const TensorView& out);
 void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
                const TensorView& k, const TensorView& v, const TensorView& out);
 

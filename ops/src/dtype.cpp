@@ -9,6 +9,7 @@ namespace {
 struct Entry {
   DType type;
   DTypeTraits traits;
+  bool activation_only = false;  // never a tensor type (see dtype.h)
 };
 
 constexpr std::array kSupported = {
@@ -18,6 +19,8 @@ constexpr std::array kSupported = {
     Entry{DType::Q5_0, {"Q5_0", 32, 22, true}},  Entry{DType::Q5_1, {"Q5_1", 32, 24, true}},
     Entry{DType::Q8_0, {"Q8_0", 32, 34, true}},  Entry{DType::Q4_K, {"Q4_K", 256, 144, true}},
     Entry{DType::Q5_K, {"Q5_K", 256, 176, true}}, Entry{DType::Q6_K, {"Q6_K", 256, 210, true}},
+    Entry{DType::Q8_1, {"Q8_1", 32, 36, true}, true},
+    Entry{DType::Q8_K, {"Q8_K", 256, 292, true}, true},
 };
 
 // GGML's names for every type id it has defined, so an unsupported type is named in errors.
@@ -33,7 +36,7 @@ constexpr std::array<std::string_view, 42> kGgmlNames = {
 
 std::optional<DTypeTraits> dtype_traits(uint32_t ggml_id) {
   for (const auto& e : kSupported)
-    if (static_cast<uint32_t>(e.type) == ggml_id) return e.traits;
+    if (static_cast<uint32_t>(e.type) == ggml_id && !e.activation_only) return e.traits;
   return std::nullopt;
 }
 
@@ -51,7 +54,7 @@ std::string_view ggml_type_name(uint32_t ggml_id) {
 
 std::optional<DType> dtype_from_name(std::string_view name) {
   for (const auto& e : kSupported)
-    if (e.traits.name == name) return e.type;
+    if (e.traits.name == name && !e.activation_only) return e.type;
   return std::nullopt;
 }
 

@@ -18,9 +18,11 @@ enum class DType : uint32_t {
   Q5_0 = 6,
   Q5_1 = 7,
   Q8_0 = 8,
+  Q8_1 = 9,   // activation-only, see below
   Q4_K = 12,
   Q5_K = 13,
   Q6_K = 14,
+  Q8_K = 15,  // activation-only
   I32 = 26,
   BF16 = 30,
 };
@@ -32,8 +34,14 @@ struct DTypeTraits {
   bool quantized;
 };
 
-// Traits of a supported type; nullopt for an id isomer does not implement.
+// Q8_1 and Q8_K are activation-only: the blocks GGML's CPU matrix products quantise
+// activations to (see backends/cpu/vec_dot.h). They have traits (names, row sizes) but are not
+// tensor types: dtype_traits() and dtype_from_name(), which vet model files and user input,
+// do not know them, and the reference (de)quantisation does not handle them.
+
+// Traits of a tensor type isomer supports; nullopt for an id it does not implement.
 std::optional<DTypeTraits> dtype_traits(uint32_t ggml_id);
+// Traits of any DType, activation-only ones included.
 const DTypeTraits& traits(DType type);
 std::string_view dtype_name(DType type);
 // GGML's name for any type id, including ones isomer does not support (for error messages).

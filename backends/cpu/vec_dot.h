@@ -1,0 +1,58 @@
+// Matrix-product dot products computed the way llama.cpp's CPU backend computes them, so that
+// isomer's logits carry the same rounding as llama.cpp's. GGML does not multiply f32
+// activations with dequantised weights: each weight type has an activation ("vec_dot") type,
+// the activation row is converted to it once per product, and the dot product of a weight row
+// with a converted row is an integer sum per block, scaled in float:
+//   F32 -> F32, F16 -> F16, BF16 -> BF16 (float products, f32 accumulation);
+//   Q8_0, Q4_0, Q5_0 -> Q8_0;  Q4_1, Q5_1 -> Q8_1;  Q4_K, Q5_K, Q6_K -> Q8_K.
+// Integer sums make this the fast path as well (AVX2 byte multiplies instead of conversions
+// to float).
+#pragma once
+
+#include <isomer/ops/dtype.h>
+#include <isomer/ops/quant_blocks.h>
+
+#include <cstdint>
+
+namespace isomer::cpu {
+
+// The activation-only blocks (DType::Q8_1, DType::Q8_K), GGML's layouts.
+// Q8_1, 36 bytes: x[i] ~ d * qs[i], with s = d * sum(qs) (fp16 both) for the weight minimum.
+struct BlockQ8_1 {
+  static constexpr int kElems = quant::kQK;
+  uint16_t d, s;
+  int8_t qs[quant::kQK];
+};
+// Q8_K, 292 bytes: x[i] ~ d * qs[i] (f32 scale), with the sums of each 16 levels.
+struct BlockQ8_K {
+  static constexpr int kElems = quant::kQK_K;
+  float d;
+  int8_t qs[quant::kQK_K];
+  int16_t bsums[quant::kQK_K / 16];
+};
+static_assert(sizeof(BlockQ8_1) == 36 && sizeof(BlockQ8_K) == 292);
+
+// The type activations are converted to for a product with `weight` rows (fails for types
+// that are not weight types).
+DType activation_type(DType weight);
+
+// Converts n f32 activations (n a multiple of the block size) to `act`: F32, F16 and BF16 round
+// to nearest even; Q8_0 and Q8_1 as GGML's x86 quantize_row_q8_0/_1 (d = amax/127, levels
+// x * 127/amax rounded to nearest even; the reference code rounds x / d half away from zero,
+// and the logits we are compared with come from an AVX2 build); Q8_K as quantize_row_q8_K_ref.
+void quantize_activation(DType act, const float* x, void* dst, int64_t n);
+
+// Dot product of a weight row of n elements with an activation row converted to
+// activation_type(weight). The AVX2 kernels compute GGML's per-block integer sums and combine
+// them in float as GGML's x86 kernels do (up to the order of the K-quant minimum terms); the
+// portable ones compute the same integer sums.
+using VecDotFn = float (*)(const void* w_row, const void* x_act, int64_t n);
+VecDotFn vec_dot_fn(DType weight);
+float vec_dot(DType weight, const void* w_row, const void* x_act, int64_t n);
+
+// F16 accumulation as GGML's ggml_vec_mad_f16 / ggml_vec_scale_f16 (flash attention's value
+// sums): y = f16(x * v + y) with one rounding of the fused multiply-add, and y = f16(y * v).
+void mad_f16(uint16_t* y, const uint16_t* x, float v, int64_t n);
+void scale_f16(uint16_t* y, float v, int64_t n);
+
+}  // namespace isomer::cpu

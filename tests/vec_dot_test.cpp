@@ -1,0 +1,192 @@
+// The CPU backend's activation conversion and weight-row dot products (backends/cpu/vec_dot.h)
+// against an independent computation from the block definitions: weights dequantised by the
+// ops/ reference, activations dequantised from their blocks, dot product in double.
+#include <gtest/gtest.h>
+#include <isomer/error.h>
+#include <isomer/ops/dtype.h>
+#include <isomer/ops/quant_blocks.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "cpu/vec_dot.h"
+
+namespace isomer {
+namespace {
+
+using cpu::BlockQ8_1;
+using cpu::BlockQ8_K;
+
+const DType kWeightTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0,
+                              DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
+                              DType::Q4_K, DType::Q5_K, DType::Q6_K};
+
+// Normal values with a spread of magnitudes per block of 32, an outlier and an all-zero block,
+// so that block scales differ and the zero-scale path is taken.
+std::vector<float> activations(int64_t n, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) x[i] = normal(rng) * std::exp2(static_cast<float>((i / 32) % 5) - 2);
+  if (n >= 512) {
+    std::fill_n(x.begin() + 256, 256, 0.0f);
+    x[7] = 40.0f;
+  }
+  return x;
+}
+
+std::vector<float> dequantized_activation(DType act, const void* a, int64_t n) {
+  std::vector<float> y(static_cast<size_t>(n));
+  if (act == DType::Q8_1) {
+    const auto* b = static_cast<const BlockQ8_1*>(a);
+    for (int64_t i = 0; i < n; ++i) y[i] = fp16_to_f32(b[i / 32].d) * b[i / 32].qs[i % 32];
+  } else if (act == DType::Q8_K) {
+    const auto* b = static_cast<const BlockQ8_K*>(a);
+    for (int64_t i = 0; i < n; ++i) y[i] = b[i / 256].d * b[i / 256].qs[i % 256];
+  } else {
+    dequantize_row(act, a, y.data(), n);
+  }
+  return y;
+}
+
+// GGML's Q8_1 carries its block sum as s = fp16(d * sum(q)), and the dot product applies a
+// Q4_1 / Q5_1 weight minimum m to s rather than to fp16(d) * sum(q): the difference, per block.
+double q8_1_sum_correction(DType weight, const void* w, const void* a, int64_t n) {
+  if (weight != DType::Q4_1 && weight != DType::Q5_1) return 0;
+  const auto* ab = static_cast<const BlockQ8_1*>(a);
+  double c = 0;
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const float m = weight == DType::Q4_1 ? fp16_to_f32(static_cast<const quant::BlockQ4_1*>(w)[b].m)
+                                          : fp16_to_f32(static_cast<const quant::BlockQ5_1*>(w)[b].m);
+    int sum = 0;
+    for (int8_t q : ab[b].qs) sum += q;
+    c += double{m} * (double{fp16_to_f32(ab[b].s)} - double{fp16_to_f32(ab[b].d)} * sum);
+  }
+  return c;
+}
+
+class VecDot : public testing::TestWithParam<DType> {};
+
+TEST_P(VecDot, MatchesDequantizedDoubleDot) {
+  const DType type = GetParam();
+  const DType act = cpu::activation_type(type);
+  const int64_t block = traits(type).block_elems;
+  std::mt19937 rng(42);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<int64_t> sizes = {block * 3, 1024 / block * block};  // odd block count; several
+  if (block == 1) sizes.insert(sizes.end(), {1, 7, 172});          // tails of the 32-wide loop
+  for (int64_t n : sizes) {
+    std::vector<float> wf(static_cast<size_t>(n));
+    for (float& v : wf) v = normal(rng) * 0.1f;
+    std::vector<uint8_t> w(row_bytes(type, n)), a(row_bytes(act, n));
+    quantize_row(type, wf.data(), w.data(), n);
+    dequantize_row(type, w.data(), wf.data(), n);
+    const std::vector<float> x = activations(n, rng);
+    cpu::quantize_activation(act, x.data(), a.data(), n);
+    const std::vector<float> xq = dequantized_activation(act, a.data(), n);
+
+    double want = q8_1_sum_correction(type, w.data(), a.data(), n), magnitude = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      want += double{wf[i]} * xq[i];
+      magnitude += std::abs(double{wf[i]} * xq[i]);
+    }
+    const float got = cpu::vec_dot(type, w.data(), a.data(), n);
+    EXPECT_NEAR(got, want, 1e-5 * magnitude) << dtype_name(type) << " n=" << n;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(WeightTypes, VecDot, testing::ValuesIn(kWeightTypes),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+TEST(VecDot, ActivationTypesAreGgmls) {
+  EXPECT_EQ(cpu::activation_type(DType::F32), DType::F32);
+  EXPECT_EQ(cpu::activation_type(DType::F16), DType::F16);
+  EXPECT_EQ(cpu::activation_type(DType::BF16), DType::BF16);
+  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q5_0}) EXPECT_EQ(cpu::activation_type(t), DType::Q8_0);
+  for (DType t : {DType::Q4_1, DType::Q5_1}) EXPECT_EQ(cpu::activation_type(t), DType::Q8_1);
+  for (DType t : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) EXPECT_EQ(cpu::activation_type(t), DType::Q8_K);
+  EXPECT_THROW(cpu::activation_type(DType::I32), Error);
+  EXPECT_THROW(cpu::activation_type(DType::Q8_K), Error);
+  EXPECT_THROW(cpu::vec_dot_fn(DType::Q8_1), Error);
+}
+
+TEST(QuantizeActivation, FloatTypesRoundToNearestEven) {
+  const std::vector<float> x = {1.0f, 1.0f + 0x1p-11f, 1.0f + 3 * 0x1p-11f, -3.14159f, 1e-6f, 65519.0f};
+  std::vector<uint16_t> h(x.size()), b(x.size());
+  cpu::quantize_activation(DType::F16, x.data(), h.data(), static_cast<int64_t>(x.size()));
+  cpu::quantize_activation(DType::BF16, x.data(), b.data(), static_cast<int64_t>(x.size()));
+  for (size_t i = 0; i < x.size(); ++i) {
+    EXPECT_EQ(h[i], f32_to_fp16(x[i])) << x[i];
+    EXPECT_EQ(b[i], f32_to_bf16(x[i])) << x[i];
+  }
+  EXPECT_EQ(fp16_to_f32(h[1]), 1.0f);                  // a tie rounds to the even mantissa
+  EXPECT_EQ(fp16_to_f32(h[2]), 1.0f + 4 * 0x1p-11f);
+}
+
+// Q8_0 / Q8_1 levels are x * 127/amax rounded to nearest even, as GGML's AVX2 code rounds them
+// (GGML's reference code would round 2.5 to 3).
+TEST(QuantizeActivation, Q8_0AndQ8_1MatchGgmlsX86Rounding) {
+  std::vector<float> x(64);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& v : x) v = normal(rng);
+  x[0] = 127.0f;  // block 0: amax 127, so the levels are x rounded
+  x[1] = 2.5f, x[2] = 3.5f, x[3] = -2.5f, x[4] = -0.5f;
+  std::fill_n(x.begin() + 32, 32, 0.0f);  // block 1: all zero
+
+  BlockQ8_1 b1[2];
+  quant::BlockQ8_0 b0[2];
+  cpu::quantize_activation(DType::Q8_0, x.data(), b0, 64);
+  cpu::quantize_activation(DType::Q8_1, x.data(), b1, 64);
+  EXPECT_EQ(b0[0].qs[1], 2);
+  EXPECT_EQ(b0[0].qs[2], 4);
+  EXPECT_EQ(b0[0].qs[3], -2);
+  EXPECT_EQ(b0[0].qs[4], 0);
+  EXPECT_EQ(fp16_to_f32(b0[1].d), 0.0f);
+  for (int8_t q : b0[1].qs) EXPECT_EQ(q, 0);
+  int sum = 0;
+  for (int j = 0; j < 32; ++j) {
+    EXPECT_EQ(b0[0].qs[j], b1[0].qs[j]);
+    EXPECT_EQ(b0[0].qs[j], static_cast<int8_t>(std::nearbyint(x[j])));
+    sum += b1[0].qs[j];
+  }
+  EXPECT_EQ(b0[0].d, b1[0].d);
+  EXPECT_EQ(fp16_to_f32(b1[0].d), 1.0f);
+  EXPECT_EQ(b1[0].s, f32_to_fp16(static_cast<float>(sum)));
+  EXPECT_EQ(fp16_to_f32(b1[1].s), 0.0f);
+}
+
+TEST(QuantizeActivation, Q8_KBlockSumsAndReconstruction) {
+  std::mt19937 rng(3);
+  for (bool positive_max : {false, true}) {
+    std::vector<float> x = activations(512, rng);
+    x[7] = positive_max ? 40.0f : -40.0f;
+    BlockQ8_K b[2];
+    cpu::quantize_activation(DType::Q8_K, x.data(), b, 512);
+    // The value of largest magnitude maps to -127: d has the opposite sign of that value.
+    EXPECT_EQ(b[0].qs[7], -127);
+    EXPECT_EQ(b[0].d < 0, positive_max);
+    for (int j = 0; j < 256; ++j)
+      EXPECT_LE(std::abs(b[0].d * b[0].qs[j] - x[j]), std::abs(b[0].d) * 0.5f * (1 + 1e-5f)) << j;
+    for (int g = 0; g < 16; ++g) {
+      int sum = 0;
+      for (int l = 0; l < 16; ++l) sum += b[0].qs[16 * g + l];
+      EXPECT_EQ(b[0].bsums[g], sum) << g;
+    }
+    // The second super-block is all zero.
+    EXPECT_EQ(b[1].d, 0.0f);
+    for (int j = 0; j < 256; ++j) EXPECT_EQ(b[1].qs[j], 0);
+    for (int g = 0; g < 16; ++g) EXPECT_EQ(b[1].bsums[g], 0);
+  }
+}
+
+TEST(QuantizeActivation, RejectsWeightOnlyTypesAndPartialBlocks) {
+  std::vector<float> x(512);
+  std::vector<uint8_t> out(1024);
+  EXPECT_THROW(cpu::quantize_activation(DType::Q4_K, x.data(), out.data(), 256), Error);
+  EXPECT_THROW(cpu::quantize_activation(DType::Q8_K, x.data(), out.data(), 100), Error);
+}
+
+}  // namespace
+}  // namespace isomer
