@@ -102,6 +102,8 @@ TEST(Cli, BadInputIsAClearErrorNotACrash) {
       {"run -m " + stories() + " -p hi --device cpu:3", "no device 3"},
       {"run -m " + stories() + " --ctx 16 -n 8 -p '" + long_prompt + "'", "exceeds the context"},
       {"run -m " + stories() + " -p hi -t -2", "-t"},
+      {"run -m " + stories() + " -p hi --ctx 9000000000000", "exceeds the largest supported"},
+      {"run -m " + stories() + " -p hi --kv-type q4_0", "KV cache type Q4_0 is not supported"},
       {"run -m " + stories() + " -p hi --bogus", "bogus"},
       {"logits -m " + stories(), "--prompt TEXT or --tokens"},
       {"logits -m " + stories() + " --tokens 1,99999", "outside the vocabulary"},

@@ -129,7 +129,11 @@ class CpuDevice final : public Device {
     for (const Step& s : steps) {
       in.clear();
       for (const auto& b : s.inputs) in.push_back(view(b));
-      run_op(*s.op, in, view(s.output));
+      try {
+        run_op(*s.op, in, view(s.output));
+      } catch (const Error& e) {
+        fail("{} at node {}: {}", props_.id, s.label, e.what());
+      }
     }
   }
   void synchronize() override {}

@@ -4,6 +4,7 @@
 #include <isomer/model.h>
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
 #include "arch/architecture.h"
@@ -22,6 +23,10 @@ Context::Context(const Model& model, const ContextOptions& options)
     : model_(model), kv_type_(options.kv_type) {
   const ModelConfig& c = model.config();
   if (options.n_ctx < 0) fail("context size {} is negative", options.n_ctx);
+  // Positions are I32 tensors.
+  if (options.n_ctx > std::numeric_limits<int32_t>::max())
+    fail("context size {} exceeds the largest supported, {}", options.n_ctx,
+         std::numeric_limits<int32_t>::max());
   n_ctx_ = options.n_ctx > 0 ? options.n_ctx : std::min(c.n_ctx_train, kDefaultMaxContext);
   if (kv_type_ != DType::F16 && kv_type_ != DType::F32 && kv_type_ != DType::BF16)
     fail("KV cache type {} is not supported (F16, BF16 or F32)", dtype_name(kv_type_));
