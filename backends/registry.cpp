@@ -20,12 +20,22 @@ void Device::copy(const Buffer& src, size_t src_offset, Buffer& dst, size_t dst_
   dst.write(dst_offset, staging.data(), bytes);
 }
 
-std::span<Backend* const> backends() {
+namespace {
+std::vector<Backend*>& registry() {
   // One line per backend.
-  static Backend* const all[] = {
+  static std::vector<Backend*> all = {
       &cpu::backend(),
   };
   return all;
+}
+}  // namespace
+
+std::span<Backend* const> backends() { return registry(); }
+
+void add_backend(Backend& b) {
+  for (Backend* known : registry())
+    if (known->name() == b.name()) fail("a backend called '{}' is already registered", b.name());
+  registry().push_back(&b);
 }
 
 Backend& backend(std::string_view name) {

@@ -79,6 +79,8 @@ std::vector<Case> all_cases() {
         cases.push_back({fmt::format("mul_mat_{}_{}x{}x{}", dtype_name(t), rows, k, m),
                          Op{MatMulParams{}}, {f32({rows, k}), {t, {m, k}}}, 0, mul_mat_nmse_bound(t)});
       }
+    cases.push_back({fmt::format("copy_{}", dtype_name(t)), Op{CopyParams{}},
+                     {{t, {3, block == 256 ? 512 : 96}}}});
     cases.push_back({fmt::format("get_rows_{}", dtype_name(t)), Op{GetRowsParams{}},
                      {{t, {11, block == 256 ? 256 : 64}}, i32(5)}, 11});
   }

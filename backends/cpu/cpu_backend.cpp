@@ -144,7 +144,8 @@ class CpuDevice final : public Device {
       case OpKind::MatMul: return mat_mul(pool_, scratch_, in[0], in[1], out);
       case OpKind::Attention:
         return attention(pool_, std::get<AttentionParams>(op.params), in[0], in[1], in[2], out);
-      case OpKind::StoreKV: return reference(op, in, out);
+      case OpKind::StoreKV:
+      case OpKind::Copy: return reference(op, in, out);
       default: break;
     }
     // Row-wise ops: the reference code on row ranges, in parallel.

@@ -28,6 +28,7 @@ std::string_view op_name(OpKind kind) {
     case OpKind::Rope: return "rope";
     case OpKind::StoreKV: return "store_kv";
     case OpKind::Attention: return "attention";
+    case OpKind::Copy: return "copy";
   }
   return "?";
 }
@@ -153,6 +154,9 @@ TensorDesc Op::infer(std::span<const TensorDesc> inputs) const {
                 k.shape[0]);
       return q;
     }
+    case OpKind::Copy:
+      c.count(1);
+      return inputs[0];
   }
   c.error("unknown op");
 }

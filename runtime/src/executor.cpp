@@ -9,6 +9,7 @@
 
 #include "arch/architecture.h"
 #include "graph/planner.h"
+#include "graph/scheduler.h"
 
 namespace isomer {
 namespace {
@@ -20,7 +21,7 @@ constexpr int64_t kDefaultMaxContext = 4096;
 }  // namespace
 
 Context::Context(const Model& model, const ContextOptions& options)
-    : model_(model), kv_type_(options.kv_type) {
+    : model_(model), kv_type_(options.kv_type), strict_(options.strict) {
   const ModelConfig& c = model.config();
   if (options.n_ctx < 0) fail("context size {} is negative", options.n_ctx);
   // Positions are I32 tensors.
@@ -30,23 +31,47 @@ Context::Context(const Model& model, const ContextOptions& options)
   n_ctx_ = options.n_ctx > 0 ? options.n_ctx : std::min(c.n_ctx_train, kDefaultMaxContext);
   if (kv_type_ != DType::F16 && kv_type_ != DType::F32 && kv_type_ != DType::BF16)
     fail("KV cache type {} is not supported (F16, BF16 or F32)", dtype_name(kv_type_));
-  const size_t bytes = row_bytes(kv_type_, int64_t{c.n_head_kv} * c.head_dim) * n_ctx_;
-  Device& device = model.device();
-  for (int il = 0; il < 2 * c.n_layer; ++il) {
+
+  // Each cache lives on the model's device if that runs every op that uses it, else on the CPU.
+  GraphBuilder builder(model, Batch{.n_tokens = 1, .n_past = 0, .n_ctx = n_ctx_, .kv_type = kv_type_});
+  find_architecture(c.arch)->build(builder);
+  const Graph& graph = builder.graph();
+  for (const Value& v : graph.values())
+    if (v.kind == ValueKind::State) kv_.push_back({v.name, &model.device(), nullptr});
+  if (kv_.empty()) fail("the {} graph has no KV cache", c.arch);
+  for (const Node& node : graph.nodes())
+    for (ValueId in : node.inputs) {
+      if (graph.value(in).kind != ValueKind::State) continue;
+      KvBuffer& kv = kv_buffer(graph.value(in).name);
+      if (const Support ok = node_support(graph, node, *kv.device); !ok) {
+        if (strict_)
+          fail("--strict: {} cannot run {} at {}: {}", kv.device->properties().id,
+               node.op.name(), node.name, ok.reason);
+        kv.device = &model.fallback_device();
+      }
+    }
+  for (KvBuffer& kv : kv_) {
+    const size_t bytes = graph.value(graph_value(graph, kv.name)).desc.bytes();
     try {
-      kv_.emplace_back(kv_cache_name(il / 2, il % 2 == 1), device.allocate(bytes));
+      kv.buffer = kv.device->allocate(bytes);
     } catch (const Error& e) {
-      fail("KV cache of {} positions ({} MiB) does not fit on {}: {}", n_ctx_,
-           2 * c.n_layer * bytes >> 20, device.properties().id, e.what());
+      fail("KV cache of {} positions ({} MiB per layer) does not fit on {}: {}", n_ctx_,
+           bytes >> 20, kv.device->properties().id, e.what());
     }
   }
 }
 
 Context::~Context() = default;
 
-Buffer* Context::state(const std::string& name) const {
-  for (const auto& [n, buffer] : kv_)
-    if (n == name) return buffer.get();
+ValueId Context::graph_value(const Graph& graph, const std::string& name) {
+  for (size_t v = 0; v < graph.values().size(); ++v)
+    if (graph.values()[v].name == name) return static_cast<ValueId>(v);
+  fail("graph has no value '{}'", name);
+}
+
+Context::KvBuffer& Context::kv_buffer(const std::string& name) {
+  for (KvBuffer& kv : kv_)
+    if (kv.name == name) return kv;
   fail("graph state '{}' has no buffer in this context", name);
 }
 
@@ -60,79 +85,115 @@ std::span<const float> Context::eval(std::span<const int32_t> tokens, bool all_l
   for (int32_t t : tokens)
     if (t < 0 || t >= c.n_vocab) fail("token id {} is outside the vocabulary of {}", t, c.n_vocab);
 
-  Device& device = model_.device();
   const Architecture* arch = find_architecture(c.arch);
   logits_.clear();
   for (size_t start = 0; start < tokens.size(); start += kMaxBatch) {
     const auto chunk = tokens.subspan(start, std::min<size_t>(kMaxBatch, tokens.size() - start));
-    const int64_t n = static_cast<int64_t>(chunk.size());
     const bool last_chunk = start + chunk.size() == tokens.size();
-    GraphBuilder builder(model_, Batch{.n_tokens = n, .n_past = n_past_, .n_ctx = n_ctx_,
+    GraphBuilder builder(model_, Batch{.n_tokens = static_cast<int64_t>(chunk.size()),
+                                       .n_past = n_past_, .n_ctx = n_ctx_,
                                        .all_logits = all_logits, .kv_type = kv_type_});
     arch->build(builder);
-    const Graph& graph = builder.graph();
-    const MemoryPlan plan = plan_memory(graph);
-    if (!arena_ || arena_->size() < plan.arena_bytes) {
-      arena_.reset();
-      arena_ = device.allocate(plan.arena_bytes);
+    const Schedule s = schedule(builder.graph(), model_.device(), model_.fallback_device(),
+                                [&](const std::string& name) { return kv_buffer(name).device; });
+    if (!s.fallbacks.empty()) {
+      if (strict_)
+        fail("--strict: {} cannot run {} node(s), first {}", model_.device().properties().id,
+             s.fallbacks.size(), s.fallbacks.front());
+      fallbacks_ = s.fallbacks;
     }
-
-    // Bind every value to memory.
-    std::vector<TensorBinding> bind(graph.values().size());
-    for (size_t v = 0; v < graph.values().size(); ++v) {
-      const Value& value = graph.values()[v];
-      bind[v].desc = value.desc;
-      switch (value.kind) {
-        case ValueKind::Weight: bind[v] = *model_.weight(value.name); break;
-        case ValueKind::State: bind[v].buffer = state(value.name); break;
-        case ValueKind::Input:
-        case ValueKind::Intermediate:
-          bind[v].buffer = arena_.get();
-          bind[v].offset = static_cast<size_t>(plan.offsets[v]);
-          break;
-      }
-    }
-    // Per-call inputs.
-    for (size_t v = 0; v < graph.values().size(); ++v) {
-      const Value& value = graph.values()[v];
-      if (value.kind != ValueKind::Input) continue;
-      std::vector<int32_t> data;
-      if (value.name == "tokens") data.assign(chunk.begin(), chunk.end());
-      else if (value.name == "positions") {
-        data.resize(static_cast<size_t>(n));
-        std::iota(data.begin(), data.end(), static_cast<int32_t>(n_past_));
-      } else if (value.name == "out_rows") data.push_back(static_cast<int32_t>(n - 1));
-      else fail("graph input '{}' has no data source", value.name);
-      bind[v].buffer->write(bind[v].offset, data.data(), data.size() * sizeof(int32_t));
-    }
-
-    std::vector<Step> steps;
-    steps.reserve(graph.nodes().size());
-    std::vector<TensorDesc> descs;
-    for (const Node& node : graph.nodes()) {
-      Step s{&node.op, {}, bind[static_cast<size_t>(node.output)], node.name};
-      descs.clear();
-      for (ValueId in : node.inputs) {
-        s.inputs.push_back(bind[static_cast<size_t>(in)]);
-        descs.push_back(bind[static_cast<size_t>(in)].desc);
-      }
-      if (const Support ok = device.supports(node.op, descs, s.output.desc); !ok)
-        fail("{} cannot run op {} at {}: {}", device.properties().id, node.op.name(), node.name,
-             ok.reason);
-      steps.push_back(std::move(s));
-    }
-    device.run(steps);
-    device.synchronize();
-    n_past_ += n;
-
+    run(s, chunk);
+    n_past_ += static_cast<int64_t>(chunk.size());
     if (all_logits || last_chunk) {
-      const TensorBinding& out = bind[static_cast<size_t>(graph.output())];
+      const TensorBinding& out = bind_[static_cast<size_t>(s.graph.output())];
       const size_t old = logits_.size();
       logits_.resize(old + static_cast<size_t>(out.desc.elements()));
       out.buffer->read(out.offset, logits_.data() + old, out.desc.bytes());
     }
   }
   return logits_;
+}
+
+void Context::run(const Schedule& s, std::span<const int32_t> tokens) {
+  const Graph& graph = s.graph;
+  const size_t n_values = graph.values().size();
+  // One arena per device, planned over the values that live there.
+  std::vector<Device*> devices;
+  for (Device* d : s.value_device)
+    if (std::find(devices.begin(), devices.end(), d) == devices.end()) devices.push_back(d);
+  bind_.assign(n_values, {});
+  for (Device* d : devices) {
+    const MemoryPlan plan =
+        plan_memory(graph, [&](ValueId v) { return s.value_device[static_cast<size_t>(v)] == d; });
+    auto& arena = arenas_[d];
+    if (!arena || arena->size() < plan.arena_bytes) {
+      arena.reset();
+      arena = d->allocate(std::max<size_t>(plan.arena_bytes, 1));
+    }
+    for (size_t v = 0; v < n_values; ++v)
+      if (plan.offsets[v] >= 0) bind_[v] = {graph.values()[v].desc, arena.get(), static_cast<size_t>(plan.offsets[v])};
+  }
+  for (size_t v = 0; v < n_values; ++v) {
+    const Value& value = graph.values()[v];
+    if (value.kind == ValueKind::Weight) bind_[v] = *model_.weight(value.name, *s.value_device[v]);
+    if (value.kind == ValueKind::State) bind_[v] = {value.desc, kv_buffer(value.name).buffer.get(), 0};
+  }
+
+  // Per-call inputs.
+  for (size_t v = 0; v < n_values; ++v) {
+    const Value& value = graph.values()[v];
+    if (value.kind != ValueKind::Input) continue;
+    std::vector<int32_t> data;
+    if (value.name == "tokens") {
+      data.assign(tokens.begin(), tokens.end());
+    } else if (value.name == "positions") {
+      data.resize(tokens.size());
+      std::iota(data.begin(), data.end(), static_cast<int32_t>(n_past_));
+    } else if (value.name == "out_rows") {
+      data.push_back(static_cast<int32_t>(tokens.size() - 1));
+    } else {
+      fail("graph input '{}' has no data source", value.name);
+    }
+    bind_[v].buffer->write(bind_[v].offset, data.data(), data.size() * sizeof(int32_t));
+  }
+
+  // Consecutive nodes of one device run as one split; a copy between devices goes through the
+  // host once the split that produced its input has finished.
+  std::vector<Step> steps;
+  Device* current = nullptr;
+  splits_ = 0;
+  auto flush = [&] {
+    if (!steps.empty()) {
+      current->run(steps);
+      ++splits_;
+    }
+    steps.clear();
+  };
+  for (size_t i = 0; i < graph.nodes().size(); ++i) {
+    const Node& node = graph.nodes()[i];
+    Device* d = s.node_device[i];
+    const TensorBinding& out = bind_[static_cast<size_t>(node.output)];
+    const size_t in_value = static_cast<size_t>(node.inputs.empty() ? 0 : node.inputs[0]);
+    if (node.op.kind() == OpKind::Copy && s.value_device[in_value] != d) {
+      flush();
+      s.value_device[in_value]->synchronize();
+      const TensorBinding& in = bind_[in_value];
+      std::vector<uint8_t> staging(in.desc.bytes());
+      in.buffer->read(in.offset, staging.data(), staging.size());
+      if (current) current->synchronize();
+      out.buffer->write(out.offset, staging.data(), staging.size());
+      continue;
+    }
+    if (d != current) {
+      flush();
+      current = d;
+    }
+    Step step{&node.op, {}, out, node.name};
+    for (ValueId in : node.inputs) step.inputs.push_back(bind_[static_cast<size_t>(in)]);
+    steps.push_back(std::move(step));
+  }
+  flush();
+  for (Device* d : devices) d->synchronize();
 }
 
 }  // namespace isomer

@@ -58,6 +58,7 @@ void add_logits(CLI::App& app) {
     if (ids.empty()) fail("the sequence is empty: nothing to evaluate");
     Context ctx(*model, o->model.context());
     const auto logits = ctx.eval(ids, /*all_logits=*/true);
+    ModelOptions::report_fallbacks(ctx);
     const size_t n_vocab = static_cast<size_t>(model->config().n_vocab);
     nlohmann::json positions = nlohmann::json::array();
     for (size_t i = 0; i < ids.size(); ++i)

@@ -81,6 +81,7 @@ void add_run(CLI::App& app) {
     const double gen_s = seconds_since(t1);
     fmt::print("{}\n", out.flush());
     fmt::print(stderr, "\n{}: {}\n", model->device().properties().id, o->model.path);
+    ModelOptions::report_fallbacks(ctx);
     fmt::print(stderr, "prompt:     {:>5} tokens in {:>8.3f} s = {:>9.2f} tokens/s\n",
                prompt.size(), prompt_s, static_cast<double>(prompt.size()) / prompt_s);
     fmt::print(stderr, "generation: {:>5} tokens in {:>8.3f} s = {:>9.2f} tokens/s\n", generated,

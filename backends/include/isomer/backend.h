@@ -95,8 +95,12 @@ class Backend {
   virtual std::unique_ptr<Device> open(int index, const DeviceOptions& options) = 0;
 };
 
-// Every backend compiled into this build, in registry order (cpu first).
+// Every backend compiled into this build, in registry order (cpu first), then those added
+// with add_backend.
 std::span<Backend* const> backends();
+// Registers a backend defined outside this library (a plugin, a test double); it must outlive
+// every use. isomer::Error if its name is taken.
+void add_backend(Backend& backend);
 // The backend called `name`; isomer::Error listing the known ones when there is none.
 Backend& backend(std::string_view name);
 

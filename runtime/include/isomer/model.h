@@ -8,6 +8,7 @@
 #include <isomer/tokenizer.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -58,23 +59,39 @@ class Model {
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const gguf::File& file() const { return *file_; }
   Device& device() const { return *device_; }
-  // The weight called `name` as the device holds it, or null if the file has none.
-  const TensorBinding* weight(std::string_view name) const;
+  // The CPU device that runs the ops device() cannot (device() itself when that is the CPU).
+  Device& fallback_device() const { return cpu_ ? *cpu_ : *device_; }
+  // The weight called `name` as `device` (device() or fallback_device()) holds it, or null if
+  // the file has none.
+  const TensorBinding* weight(std::string_view name, const Device& device) const;
+  const TensorBinding* weight(std::string_view name) const { return weight(name, *device_); }
 
  private:
   Model() = default;
   ModelConfig config_;
   std::unique_ptr<gguf::File> file_;
   std::unique_ptr<Tokenizer> tokenizer_;
+  // The weights as one device holds them: one buffer over the file's data section.
+  struct Placement {
+    std::unique_ptr<Buffer> buffer;
+    std::vector<std::pair<std::string, TensorBinding>> bindings;  // sorted by name
+  };
+  void place(Device& device, Placement& placement) const;
+
   std::unique_ptr<Device> device_;
-  std::unique_ptr<Buffer> weights_;
-  std::vector<std::pair<std::string, TensorBinding>> bindings_;  // sorted by name
+  std::unique_ptr<Device> cpu_;  // the fallback, when device_ is not the CPU
+  Placement weights_, host_weights_;
 };
 
 struct ContextOptions {
   int64_t n_ctx = 0;          // 0: the model's training context, at most 4096
-  DType kv_type = DType::F16;  // KV cache element type (F16 or F32)
+  DType kv_type = DType::F16;  // KV cache element type (F16, BF16 or F32)
+  bool strict = false;  // an op the device cannot run is an error, not a CPU fallback
 };
+
+struct Schedule;
+class Graph;
+using ValueId = int32_t;
 
 class Context {
  public:
@@ -86,20 +103,36 @@ class Context {
   // would outgrow the context or a token id is outside the vocabulary.
   std::span<const float> eval(std::span<const int32_t> tokens, bool all_logits = false);
 
+  // The nodes of the last evaluation that ran on the CPU because the model's device cannot
+  // run them: "op at node: reason".
+  const std::vector<std::string>& fallbacks() const { return fallbacks_; }
+  // Device runs in the last graph evaluated: 1 when the model's device ran all of it.
+  int splits() const { return splits_; }
   int64_t n_past() const { return n_past_; }
   int64_t n_ctx() const { return n_ctx_; }
   void reset() { n_past_ = 0; }
   const Model& model() const { return model_; }
 
  private:
+  struct KvBuffer {
+    std::string name;  // the graph's state value
+    Device* device;
+    std::unique_ptr<Buffer> buffer;
+  };
+  KvBuffer& kv_buffer(const std::string& name);
+  static ValueId graph_value(const Graph& graph, const std::string& name);
+  void run(const Schedule& schedule, std::span<const int32_t> tokens);
+
   const Model& model_;
   int64_t n_ctx_ = 0;
   int64_t n_past_ = 0;
   DType kv_type_;
-  Buffer* state(const std::string& name) const;
-
-  std::vector<std::pair<std::string, std::unique_ptr<Buffer>>> kv_;  // the KV cache, by name
-  std::unique_ptr<Buffer> arena_;
+  bool strict_ = false;
+  std::vector<KvBuffer> kv_;
+  std::map<const Device*, std::unique_ptr<Buffer>> arenas_;
+  std::vector<TensorBinding> bind_;
+  std::vector<std::string> fallbacks_;
+  int splits_ = 0;
   std::vector<float> logits_;
 };
 

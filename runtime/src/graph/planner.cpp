@@ -5,7 +5,8 @@
 
 namespace isomer {
 
-MemoryPlan plan_memory(const Graph& graph, size_t alignment) {
+MemoryPlan plan_memory(const Graph& graph, const std::function<bool(ValueId)>& include,
+                       size_t alignment) {
   const auto& values = graph.values();
   const int n_nodes = static_cast<int>(graph.nodes().size());
   struct Interval {
@@ -17,6 +18,7 @@ MemoryPlan plan_memory(const Graph& graph, size_t alignment) {
   for (size_t v = 0; v < values.size(); ++v) {
     const auto kind = values[v].kind;
     if (kind != ValueKind::Input && kind != ValueKind::Intermediate) continue;
+    if (include && !include(static_cast<ValueId>(v))) continue;
     live[v].first = kind == ValueKind::Input ? 0 : values[v].producer;
     live[v].last = live[v].first;
     live[v].bytes = (values[v].desc.bytes() + alignment - 1) / alignment * alignment;

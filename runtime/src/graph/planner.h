@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "graph/graph.h"
@@ -16,6 +17,9 @@ struct MemoryPlan {
   size_t unshared_bytes = 0;  // what the same values would take without reuse
 };
 
-MemoryPlan plan_memory(const Graph& graph, size_t alignment = 64);
+// Plans the values `include` accepts (all per-call inputs and intermediates by default: one
+// arena per device plans the values that live on that device).
+MemoryPlan plan_memory(const Graph& graph, const std::function<bool(ValueId)>& include = {},
+                       size_t alignment = 64);
 
 }  // namespace isomer

@@ -15,10 +15,37 @@ namespace isomer {
 
 Model::~Model() = default;
 
-const TensorBinding* Model::weight(std::string_view name) const {
-  const auto it = std::lower_bound(bindings_.begin(), bindings_.end(), name,
+const TensorBinding* Model::weight(std::string_view name, const Device& device) const {
+  const auto& bindings = (&device == device_.get() ? weights_ : host_weights_).bindings;
+  const auto it = std::lower_bound(bindings.begin(), bindings.end(), name,
                                    [](const auto& b, std::string_view n) { return b.first < n; });
-  return it != bindings_.end() && it->first == name ? &it->second : nullptr;
+  return it != bindings.end() && it->first == name ? &it->second : nullptr;
+}
+
+// All tensor data lies in one section of the file: the device gets it as one buffer, zero-copy
+// where it can address host memory, else uploaded once.
+void Model::place(Device& device, Placement& placement) const {
+  const auto& tensors = file_->tensors();
+  if (tensors.empty()) return;
+  uint64_t end = 0;
+  for (const auto& t : tensors) end = std::max(end, t.offset + t.nbytes);
+  const uint8_t* section = tensors.front().data - tensors.front().offset;
+  placement.buffer = device.wrap_host(section, end);
+  if (!placement.buffer) {
+    try {
+      placement.buffer = device.allocate(end);
+    } catch (const Error& e) {
+      fail("{}: the weights ({} MiB) do not fit on {}: {}", file_->path(), end >> 20,
+           device.properties().id, e.what());
+    }
+    placement.buffer->write(0, section, end);
+  }
+  for (const auto& t : tensors) {
+    TensorDesc desc{t.type, Shape(t.dims.rbegin(), t.dims.rend())};
+    placement.bindings.emplace_back(t.name, TensorBinding{desc, placement.buffer.get(), t.offset});
+  }
+  std::sort(placement.bindings.begin(), placement.bindings.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
 }
 
 std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& options) {
@@ -37,24 +64,11 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
 
   m->device_ = backend(options.backend).open(options.device, {.threads = options.threads});
 
-  // All tensor data lies in one section of the file: place it on the device as one buffer.
-  const auto& tensors = file.tensors();
-  uint64_t end = 0;
-  for (const auto& t : tensors) end = std::max(end, t.offset + t.nbytes);
-  if (!tensors.empty()) {
-    const uint8_t* section = tensors.front().data - tensors.front().offset;
-    m->weights_ = m->device_->wrap_host(section, end);
-    if (!m->weights_) {
-      m->weights_ = m->device_->allocate(end);
-      m->weights_->write(0, section, end);
-    }
+  m->place(*m->device_, m->weights_);
+  if (options.backend != "cpu") {
+    m->cpu_ = backend("cpu").open(0, {.threads = options.threads});
+    m->place(*m->cpu_, m->host_weights_);
   }
-  for (const auto& t : tensors) {
-    TensorDesc desc{t.type, Shape(t.dims.rbegin(), t.dims.rend())};
-    m->bindings_.emplace_back(t.name, TensorBinding{desc, m->weights_.get(), t.offset});
-  }
-  std::sort(m->bindings_.begin(), m->bindings_.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
 
   // Build a one-token graph now, so that a missing or misshapen tensor is reported at load.
   GraphBuilder builder(*m, Batch{.n_tokens = 1, .n_past = 0, .n_ctx = 1});

@@ -62,10 +62,12 @@ struct AttentionParams {  // in: q [rows, heads * head_dim], k cache, v cache [n
   float scale = 1.0f;
 };
 
-using OpParams = std::variant<GetRowsParams, RmsNormParams, MatMulParams, AddParams,
-                              SwiGluParams, RopeParams, StoreKVParams, AttentionParams>;
+struct CopyParams {};  // in: x of any type -> the same bytes (moves a tensor between devices)
 
-enum class OpKind { GetRows, RmsNorm, MatMul, Add, SwiGlu, Rope, StoreKV, Attention };
+using OpParams = std::variant<GetRowsParams, RmsNormParams, MatMulParams, AddParams,
+                              SwiGluParams, RopeParams, StoreKVParams, AttentionParams, CopyParams>;
+
+enum class OpKind { GetRows, RmsNorm, MatMul, Add, SwiGlu, Rope, StoreKV, Attention, Copy };
 
 struct Op {
   OpParams params;
