@@ -6,6 +6,9 @@
 #include <vector>
 
 #include "cpu/cpu_backend.h"
+#if ISOMER_HAS_VULKAN
+#include "vulkan/vulkan_backend.h"
+#endif
 
 namespace isomer {
 
@@ -24,6 +27,9 @@ std::span<Backend* const> backends() {
   // One line per backend.
   static Backend* const all[] = {
       &cpu::backend(),
+#if ISOMER_HAS_VULKAN
+      &vulkan::backend(),
+#endif
   };
   return all;
 }
