@@ -6,6 +6,9 @@
 #include <vector>
 
 #include "cpu/cpu_backend.h"
+#if ISOMER_HAS_VULKAN
+#include "vulkan/vulkan_backend.h"
+#endif
 
 namespace isomer {
 
@@ -25,6 +28,9 @@ std::vector<Backend*>& registry() {
   // One line per backend.
   static std::vector<Backend*> all = {
       &cpu::backend(),
+#if ISOMER_HAS_VULKAN
+      &vulkan::backend(),
+#endif
   };
   return all;
 }

@@ -5,6 +5,7 @@ packages=(
   build-essential cmake pkg-config git
   libfmt-dev nlohmann-json3-dev libcli11-dev libpcre2-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
+  glslc libvulkan-dev mesa-vulkan-drivers
 )
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi

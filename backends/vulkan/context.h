@@ -1,0 +1,37 @@
+// An opened device: the logical device, its compute queue, a command pool and the memory types
+// buffers are allocated from. Shared by buffers, pipelines and the op recorder.
+#pragma once
+
+#include <functional>
+
+#include "api.h"
+
+namespace isomer::vulkan {
+
+class Context {
+ public:
+  explicit Context(const PhysicalDevice& phys);
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  const Api& api;
+  const PhysicalDevice& phys;
+  VkDevice device = VK_NULL_HANDLE;
+  VkQueue queue = VK_NULL_HANDLE;
+  VkCommandPool pool = VK_NULL_HANDLE;
+  // Memory types: device-local and host-visible + coherent when the device has it (mapped
+  // directly: unified memory, lavapipe, resizable BAR), device-local, and host-visible (staging).
+  int mapped_type = -1, local_type = -1, staging_type = -1;
+
+  const std::string& id() const { return phys.properties.id; }
+  VkCommandBuffer new_command_buffer();
+  // Submits `cmd` and waits for it (bounded: a lost device is an error, not a hang).
+  void submit_and_wait(VkCommandBuffer cmd, VkFence fence);
+  void wait(VkFence fence);
+  // Records `fn` into a fresh command buffer, submits it and waits.
+  void one_shot(const std::function<void(VkCommandBuffer)>& fn);
+  VkFence new_fence();
+};
+
+}  // namespace isomer::vulkan

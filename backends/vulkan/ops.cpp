@@ -1,0 +1,174 @@
+#include "ops.h"
+
+#include <isomer/error.h>
+#include <isomer/ops/rope.h>
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+namespace isomer::vulkan {
+namespace {
+
+std::string variant(std::string_view shader, DType type) {
+  return fmt::format("{}_{}", shader, dtype_name(type));
+}
+
+bool is_cache_type(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
+
+const DeviceBuffer& device_buffer(const TensorBinding& b) {
+  const auto* buf = dynamic_cast<const DeviceBuffer*>(b.buffer);
+  if (!buf) fail("an operand is not in a buffer of this Vulkan device");
+  return *buf;
+}
+
+Operand operand(uint32_t binding, const TensorBinding& b, bool written = false) {
+  // Shaders read f32 / i32 operands as whole words; weights are addressed by byte.
+  if ((b.desc.type == DType::F32 || b.desc.type == DType::I32) && b.offset % 4 != 0)
+    fail("a {} operand at byte offset {} is not 4-byte aligned", dtype_name(b.desc.type), b.offset);
+  return {binding, &device_buffer(b), b.offset, b.desc.bytes(), written};
+}
+
+uint32_t u32(int64_t v) {
+  if (v < 0 || v > int64_t{UINT32_MAX}) fail("size {} does not fit the shaders' 32-bit indices", v);
+  return static_cast<uint32_t>(v);
+}
+
+uint32_t f32_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+constexpr uint32_t kElementwiseGroup = 256;  // local_size_x of the element-wise shaders
+uint64_t groups_for(int64_t n) { return (static_cast<uint64_t>(n) + kElementwiseGroup - 1) / kElementwiseGroup; }
+
+// The cos/sin table of a RoPE step, computed on the host by the reference's rope_angles (exact
+// float agreement with the CPU backend and llama.cpp), from the positions the host wrote.
+DeviceBuffer& rope_table(Recorder& rec, const Step& s, const RopeParams& p) {
+  const int64_t rows = s.inputs[0].desc.rows();
+  std::vector<int32_t> positions(static_cast<size_t>(rows));
+  s.inputs[1].buffer->read(s.inputs[1].offset, positions.data(), positions.size() * 4);
+  std::vector<float> factors;
+  if (s.inputs.size() == 3) {
+    factors.resize(static_cast<size_t>(s.inputs[2].desc.elements()));
+    s.inputs[2].buffer->read(s.inputs[2].offset, factors.data(), factors.size() * 4);
+  }
+  std::vector<float> table(static_cast<size_t>(rows * p.n_rot));
+  for (int64_t r = 0; r < rows; ++r)
+    rope_angles(p, positions[static_cast<size_t>(r)], factors.empty() ? nullptr : factors.data(),
+                table.data() + r * p.n_rot);
+  DeviceBuffer& buf = rec.scratch(table.size() * 4);
+  buf.write(0, table.data(), table.size() * 4);
+  return buf;
+}
+
+}  // namespace
+
+Support supports_op(const Op& op, std::span<const TensorDesc> in, const TensorDesc& out) {
+  switch (op.kind()) {
+    case OpKind::MatMul:
+    case OpKind::GetRows: {
+      const DType t = op.kind() == OpKind::MatMul ? in[1].type : in[0].type;
+      const std::string_view shader = op.kind() == OpKind::MatMul ? "mul_mat" : "get_rows";
+      if (!Pipelines::has(variant(shader, t)))
+        return Support::no(fmt::format("{} with {} weights: no Vulkan shader yet", op.name(), dtype_name(t)));
+      return Support::yes();
+    }
+    case OpKind::StoreKV: {
+      if (!is_cache_type(out.type))
+        return Support::no(fmt::format("store_kv to a {} cache: no Vulkan shader yet", dtype_name(out.type)));
+      const int64_t first = std::get<StoreKVParams>(op.params).first_row * out.cols();
+      if (out.type != DType::F32 && (first % 2 != 0 || in[0].elements() % 2 != 0))
+        return Support::no("store_kv of an odd number of 16-bit values: no Vulkan shader yet");
+      return Support::yes();
+    }
+    case OpKind::Attention:
+      if (!is_cache_type(in[1].type) || in[2].type != in[1].type)
+        return Support::no(fmt::format("attention over {} / {} caches: no Vulkan shader yet",
+                                       dtype_name(in[1].type), dtype_name(in[2].type)));
+      return Support::yes();
+    default: return Support::yes();  // element-wise f32 ops
+  }
+}
+
+void record_step(Recorder& rec, const Step& s) {
+  const auto& in = s.inputs;
+  const auto out = [&](uint32_t binding) { return operand(binding, s.output, true); };
+  switch (s.op->kind()) {
+    case OpKind::MatMul: {
+      const int64_t rows = in[0].desc.rows(), k = in[0].desc.cols(), m = in[1].desc.shape[0];
+      Operand x = operand(0, in[0]);
+      if (traits(in[1].desc.type).block_elems == 256) {
+        // K-quant weights: activations rounded to Q8_K first, as the CPU backend does.
+        DeviceBuffer& q = rec.scratch(in[0].desc.bytes());
+        const int64_t blocks = in[0].desc.elements() / 256;
+        rec.dispatch_groups("quantize_q8k", {x, {2, &q, 0, q.size(), true}}, {u32(blocks)},
+                            static_cast<uint64_t>(blocks));
+        x = {0, &q, 0, q.size(), false};
+      }
+      rec.dispatch_groups(variant("mul_mat", in[1].desc.type), {x, operand(1, in[1]), out(2)},
+                          {u32(rows), u32(k), u32(m), u32(row_bytes(in[1].desc.type, k))},
+                          static_cast<uint64_t>(m), u32((rows + 7) / 8));
+      return;
+    }
+    case OpKind::GetRows: {
+      const int64_t n = s.output.desc.elements(), cols = in[0].desc.cols();
+      rec.dispatch_groups(variant("get_rows", in[0].desc.type), {operand(0, in[0]), operand(1, in[1]), out(2)},
+                          {u32(n), u32(cols), u32(row_bytes(in[0].desc.type, cols)), u32(in[0].desc.shape[0])},
+                          groups_for(n));
+      return;
+    }
+    case OpKind::RmsNorm: {
+      const int64_t g = in[1].desc.elements(), groups = in[0].desc.elements() / g;
+      rec.dispatch_groups("rms_norm", {operand(0, in[0]), operand(1, in[1]), out(2)},
+                          {u32(groups), u32(g), f32_bits(std::get<RmsNormParams>(s.op->params).eps)},
+                          static_cast<uint64_t>(groups));
+      return;
+    }
+    case OpKind::Add: {
+      const int64_t n = s.output.desc.elements();
+      rec.dispatch_groups("add", {operand(0, in[0]), operand(1, in[1]), out(2)},
+                          {u32(n), u32(in[1].desc.elements())}, groups_for(n));
+      return;
+    }
+    case OpKind::SwiGlu: {
+      const int64_t n = s.output.desc.elements();
+      rec.dispatch_groups("swiglu", {operand(0, in[0]), operand(1, in[1]), out(2)}, {u32(n)}, groups_for(n));
+      return;
+    }
+    case OpKind::Rope: {
+      const auto& p = std::get<RopeParams>(s.op->params);
+      const DeviceBuffer& table = rope_table(rec, s, p);
+      const int64_t n = s.output.desc.elements();
+      rec.dispatch_groups("rope", {operand(0, in[0]), {1, &table, 0, table.size(), false}, out(2)},
+                          {u32(n), u32(in[0].desc.cols()), u32(p.head_dim), u32(p.n_rot),
+                           p.mode == RopeMode::HalfSplit ? 1u : 0u},
+                          groups_for(n));
+      return;
+    }
+    case OpKind::StoreKV: {
+      const int64_t n = in[0].desc.elements();
+      const int64_t first = std::get<StoreKVParams>(s.op->params).first_row * s.output.desc.cols();
+      const uint64_t threads = s.output.desc.type == DType::F32 ? n : n / 2;
+      if (s.output.offset % 4 != 0) fail("a KV cache at byte offset {} is not 4-byte aligned", s.output.offset);
+      rec.dispatch_groups(variant("store_kv", s.output.desc.type), {operand(0, in[0]), out(2)},
+                          {u32(n), u32(first)}, groups_for(static_cast<int64_t>(threads)));
+      return;
+    }
+    case OpKind::Attention: {
+      const auto& p = std::get<AttentionParams>(s.op->params);
+      const int64_t rows = in[0].desc.rows(), n_kv = p.n_past + rows;
+      DeviceBuffer& scores = rec.scratch(static_cast<size_t>(rows * p.heads * n_kv) * 4);
+      rec.dispatch_groups(variant("attention", in[1].desc.type),
+                          {operand(0, in[0]), operand(1, in[1]), operand(2, in[2]), out(3),
+                           {4, &scores, 0, scores.size(), true}},
+                          {u32(rows), u32(p.heads), u32(p.kv_heads), u32(p.head_dim), u32(p.n_past),
+                           u32(in[1].desc.cols()), u32(n_kv), f32_bits(p.scale)},
+                          static_cast<uint64_t>(rows * p.heads));
+      return;
+    }
+  }
+}
+
+}  // namespace isomer::vulkan

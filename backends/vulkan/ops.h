@@ -1,0 +1,12 @@
+// The ops as compute dispatches: which op/type combinations have a shader, and recording one
+// step.
+#pragma once
+
+#include "recorder.h"
+
+namespace isomer::vulkan {
+
+Support supports_op(const Op& op, std::span<const TensorDesc> inputs, const TensorDesc& output);
+void record_step(Recorder& rec, const Step& step);
+
+}  // namespace isomer::vulkan

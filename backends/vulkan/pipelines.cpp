@@ -1,0 +1,70 @@
+#include "pipelines.h"
+
+#include <isomer/error.h>
+
+#include <algorithm>
+
+#include "shaders.h"
+
+namespace isomer::vulkan {
+namespace {
+
+const Shader* find_shader(std::string_view name) {
+  const auto all = shaders();
+  const auto it = std::find_if(all.begin(), all.end(), [&](const Shader& s) { return s.name == name; });
+  return it == all.end() ? nullptr : &*it;
+}
+
+}  // namespace
+
+Pipelines::Pipelines(Context& ctx) : ctx_(ctx) {
+  VkDescriptorSetLayoutBinding bindings[kBindings];
+  for (uint32_t i = 0; i < kBindings; ++i)
+    bindings[i] = {i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+  auto set_info = make<VkDescriptorSetLayoutCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO);
+  set_info.bindingCount = kBindings;
+  set_info.pBindings = bindings;
+  check(ctx.api.vkCreateDescriptorSetLayout(ctx.device, &set_info, nullptr, &set_layout_),
+        "vkCreateDescriptorSetLayout");
+  const VkPushConstantRange push{VK_SHADER_STAGE_COMPUTE_BIT, 0, kPushBytes};
+  auto info = make<VkPipelineLayoutCreateInfo>(VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO);
+  info.setLayoutCount = 1;
+  info.pSetLayouts = &set_layout_;
+  info.pushConstantRangeCount = 1;
+  info.pPushConstantRanges = &push;
+  check(ctx.api.vkCreatePipelineLayout(ctx.device, &info, nullptr, &layout_), "vkCreatePipelineLayout");
+}
+
+Pipelines::~Pipelines() {
+  for (const auto& [name, p] : cache_) ctx_.api.vkDestroyPipeline(ctx_.device, p, nullptr);
+  ctx_.api.vkDestroyPipelineLayout(ctx_.device, layout_, nullptr);
+  ctx_.api.vkDestroyDescriptorSetLayout(ctx_.device, set_layout_, nullptr);
+}
+
+bool Pipelines::has(const std::string& variant) { return find_shader(variant) != nullptr; }
+
+VkPipeline Pipelines::get(const std::string& variant) {
+  if (const auto it = cache_.find(variant); it != cache_.end()) return it->second;
+  const Shader* shader = find_shader(variant);
+  if (!shader) fail("{}: no shader '{}' in this build", ctx_.id(), variant);
+  const auto& api = ctx_.api;
+  auto module_info = make<VkShaderModuleCreateInfo>(VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO);
+  module_info.codeSize = shader->code.size_bytes();
+  module_info.pCode = shader->code.data();
+  VkShaderModule module;
+  check(api.vkCreateShaderModule(ctx_.device, &module_info, nullptr, &module), "vkCreateShaderModule");
+  auto info = make<VkComputePipelineCreateInfo>(VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO);
+  info.stage = make<VkPipelineShaderStageCreateInfo>(VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO);
+  info.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+  info.stage.module = module;
+  info.stage.pName = "main";
+  info.layout = layout_;
+  VkPipeline pipeline;
+  const VkResult r = api.vkCreateComputePipelines(ctx_.device, VK_NULL_HANDLE, 1, &info, nullptr, &pipeline);
+  api.vkDestroyShaderModule(ctx_.device, module, nullptr);
+  if (r != VK_SUCCESS) fail("{}: building the shader '{}' failed: {}", ctx_.id(), variant, result_name(r));
+  cache_.emplace(variant, pipeline);
+  return pipeline;
+}
+
+}  // namespace isomer::vulkan

@@ -1,0 +1,121 @@
+#include "recorder.h"
+
+#include <isomer/error.h>
+
+#include <algorithm>
+
+namespace isomer::vulkan {
+namespace {
+
+constexpr uint64_t kMaxGroups = 65535;  // the guaranteed minimum of maxComputeWorkGroupCount
+
+}  // namespace
+
+void Recorder::barrier_if_needed(std::initializer_list<Operand> operands) {
+  auto hits = [](const std::vector<Range>& ranges, const Operand& o) {
+    return std::any_of(ranges.begin(), ranges.end(), [&](const Range& r) {
+      return r.buffer == o.buffer->handle() && r.begin < o.offset + o.bytes && o.offset < r.end;
+    });
+  };
+  const bool needed = std::any_of(operands.begin(), operands.end(), [&](const Operand& o) {
+    return hits(writes_, o) || (o.written && hits(reads_, o));
+  });
+  if (needed) {
+    auto barrier = make<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
+    barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+    barrier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+    ctx_.api.vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                                  VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &barrier, 0, nullptr,
+                                  0, nullptr);
+    reads_.clear();
+    writes_.clear();
+  }
+  for (const Operand& o : operands)
+    (o.written ? writes_ : reads_).push_back({o.buffer->handle(), o.offset, o.offset + o.bytes});
+}
+
+void Recorder::dispatch(const std::string& variant, std::initializer_list<Operand> operands,
+                        std::initializer_list<uint32_t> push, uint32_t x, uint32_t y, uint32_t z) {
+  if (x == 0 || y == 0 || z == 0) return;
+  const auto& api = ctx_.api;
+  const VkPipeline pipeline = pipelines_.get(variant);
+  barrier_if_needed(operands);
+
+  VkDescriptorSetLayout layout = pipelines_.set_layout();
+  auto alloc = make<VkDescriptorSetAllocateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO);
+  alloc.descriptorPool = pool_;
+  alloc.descriptorSetCount = 1;
+  alloc.pSetLayouts = &layout;
+  VkDescriptorSet set;
+  check(api.vkAllocateDescriptorSets(ctx_.device, &alloc, &set), "vkAllocateDescriptorSets");
+
+  const VkDeviceSize align = std::max<VkDeviceSize>(4, ctx_.phys.limits.minStorageBufferOffsetAlignment);
+  Push words{};
+  VkDescriptorBufferInfo infos[kBindings];
+  VkWriteDescriptorSet writes[kBindings];
+  uint32_t n = 0;
+  for (const Operand& o : operands) {
+    const VkDeviceSize base = o.offset / align * align;
+    const VkDeviceSize range = std::min<VkDeviceSize>(o.buffer->capacity() - base,
+                                                      (o.offset - base + o.bytes + 3) / 4 * 4);
+    if (range > ctx_.phys.limits.maxStorageBufferRange)
+      fail("an operand of {} bytes exceeds the device's storage buffer range ({})", o.bytes,
+           ctx_.phys.limits.maxStorageBufferRange);
+    words[n] = static_cast<uint32_t>(o.offset - base);
+    infos[n] = {o.buffer->handle(), base, range};
+    writes[n] = make<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
+    writes[n].dstSet = set;
+    writes[n].dstBinding = o.binding;
+    writes[n].descriptorCount = 1;
+    writes[n].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    writes[n].pBufferInfo = &infos[n];
+    ++n;
+  }
+  // Bindings a shader declares but this op leaves unused still need a valid buffer.
+  for (uint32_t b = 0; b < kBindings; ++b) {
+    if (std::any_of(operands.begin(), operands.end(), [&](const Operand& o) { return o.binding == b; }))
+      continue;
+    const Operand& any = *operands.begin();
+    infos[n] = {any.buffer->handle(), 0,
+                std::min<VkDeviceSize>(any.buffer->capacity(), ctx_.phys.limits.maxStorageBufferRange)};
+    writes[n] = make<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
+    writes[n].dstSet = set;
+    writes[n].dstBinding = b;
+    writes[n].descriptorCount = 1;
+    writes[n].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    writes[n].pBufferInfo = &infos[n];
+    ++n;
+  }
+  api.vkUpdateDescriptorSets(ctx_.device, n, writes, 0, nullptr);
+  std::copy(push.begin(), push.end(), words.begin() + static_cast<long>(operands.size()));
+
+  api.vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+  api.vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, pipelines_.layout(), 0, 1, &set,
+                              0, nullptr);
+  api.vkCmdPushConstants(cmd_, pipelines_.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, kPushBytes,
+                         words.data());
+  api.vkCmdDispatch(cmd_, x, y, z);
+}
+
+void Recorder::dispatch_groups(const std::string& variant, std::initializer_list<Operand> operands,
+                               std::initializer_list<uint32_t> push, uint64_t n, uint32_t z) {
+  if (n > kMaxGroups * kMaxGroups) fail("{} needs {} workgroups, more than a dispatch allows", variant, n);
+  dispatch(variant, operands, push, static_cast<uint32_t>(std::min(n, kMaxGroups)),
+           static_cast<uint32_t>((n + kMaxGroups - 1) / kMaxGroups), z);
+}
+
+DeviceBuffer& Recorder::scratch(size_t bytes) {
+  scratch_.push_back(std::make_unique<DeviceBuffer>(ctx_, bytes));
+  return *scratch_.back();
+}
+
+void Recorder::finish() {
+  auto barrier = make<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
+  barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+  barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT;
+  ctx_.api.vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                                VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1,
+                                &barrier, 0, nullptr, 0, nullptr);
+}
+
+}  // namespace isomer::vulkan

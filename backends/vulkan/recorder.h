@@ -1,0 +1,58 @@
+// Records the dispatches of one run into a command buffer: descriptor sets, push constants,
+// and a pipeline barrier before a dispatch that touches memory an earlier dispatch of the run
+// wrote (or writes memory an earlier one read) since the last barrier.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <vector>
+
+#include "memory.h"
+#include "pipelines.h"
+
+namespace isomer::vulkan {
+
+struct Operand {
+  uint32_t binding;
+  const DeviceBuffer* buffer;
+  size_t offset, bytes;
+  bool written;
+};
+
+using Push = std::array<uint32_t, kPushBytes / 4>;
+
+class Recorder {
+ public:
+  Recorder(Context& ctx, Pipelines& pipelines, VkCommandBuffer cmd, VkDescriptorPool pool)
+      : ctx_(ctx), pipelines_(pipelines), cmd_(cmd), pool_(pool) {}
+
+  // Dispatches `variant` over groups (x, y, z). Push word i is set to operand i's byte offset
+  // within its binding (bindings start at aligned offsets); `push` fills the words after them.
+  void dispatch(const std::string& variant, std::initializer_list<Operand> operands,
+                std::initializer_list<uint32_t> push, uint32_t x, uint32_t y = 1, uint32_t z = 1);
+  // Dispatches n workgroups laid out on the 2-D grid the shaders' group_index() reads.
+  void dispatch_groups(const std::string& variant, std::initializer_list<Operand> operands,
+                       std::initializer_list<uint32_t> push, uint64_t n, uint32_t z = 1);
+  // A buffer that lives until the run completes.
+  DeviceBuffer& scratch(size_t bytes);
+  // Makes every write of the run visible to the host.
+  void finish();
+  std::vector<std::unique_ptr<DeviceBuffer>> take_scratch() { return std::move(scratch_); }
+  Context& context() { return ctx_; }
+
+ private:
+  struct Range {
+    VkBuffer buffer;
+    size_t begin, end;
+  };
+  void barrier_if_needed(std::initializer_list<Operand> operands);
+
+  Context& ctx_;
+  Pipelines& pipelines_;
+  VkCommandBuffer cmd_;
+  VkDescriptorPool pool_;
+  std::vector<Range> reads_, writes_;  // since the last barrier
+  std::vector<std::unique_ptr<DeviceBuffer>> scratch_;
+};
+
+}  // namespace isomer::vulkan

@@ -1,0 +1,75 @@
+// Element e of a weight row that starts at byte `row` of buffer W, for the type selected by
+// TYPE_<name>. Block layouts as documented in ops/include/isomer/ops/quant_blocks.h.
+uint wbyte(uint a) { return (W[a >> 2] >> ((a & 3u) * 8u)) & 0xffu; }
+uint wu16(uint a) { return (W[a >> 2] >> ((a & 2u) * 8u)) & 0xffffu; }
+float wf16(uint a) { return unpackHalf2x16(wu16(a)).x; }
+int wi8(uint a) { return bitfieldExtract(int(wbyte(a)), 0, 8); }
+
+// The 6-bit scale (x) and min (y) of sub-block j of a Q4_K / Q5_K block's scales at s.
+uvec2 k4_scale_min(uint s, uint j) {
+  if (j < 4u) return uvec2(wbyte(s + j) & 63u, wbyte(s + j + 4u) & 63u);
+  return uvec2((wbyte(s + j + 4u) & 15u) | (wbyte(s + j - 4u) >> 6) << 4,
+               (wbyte(s + j + 4u) >> 4) | (wbyte(s + j) >> 6) << 4);
+}
+
+float wval(uint row, uint e) {
+#if defined(TYPE_F32)
+  return uintBitsToFloat(W[(row >> 2) + e]);
+#elif defined(TYPE_F16)
+  return wf16(row + 2u * e);
+#elif defined(TYPE_BF16)
+  return uintBitsToFloat(wu16(row + 2u * e) << 16);
+#elif defined(TYPE_Q8_0)
+  uint b = row + (e / 32u) * 34u;
+  return wf16(b) * float(wi8(b + 2u + e % 32u));
+#elif defined(TYPE_Q4_0) || defined(TYPE_Q4_1)
+#if defined(TYPE_Q4_0)
+  uint b = row + (e / 32u) * 18u, qs = b + 2u;
+#else
+  uint b = row + (e / 32u) * 20u, qs = b + 4u;
+#endif
+  uint j = e % 32u, q = wbyte(qs + (j & 15u));
+  q = j < 16u ? q & 15u : q >> 4;
+#if defined(TYPE_Q4_0)
+  return wf16(b) * (float(q) - 8.0);
+#else
+  return wf16(b) * float(q) + wf16(b + 2u);
+#endif
+#elif defined(TYPE_Q5_0) || defined(TYPE_Q5_1)
+#if defined(TYPE_Q5_0)
+  uint b = row + (e / 32u) * 22u, qh = b + 2u;
+#else
+  uint b = row + (e / 32u) * 24u, qh = b + 4u;
+#endif
+  uint j = e % 32u, q = wbyte(qh + 4u + (j & 15u));
+  q = (j < 16u ? q & 15u : q >> 4) | ((wbyte(qh + j / 8u) >> (j % 8u)) & 1u) << 4;
+#if defined(TYPE_Q5_0)
+  return wf16(b) * (float(q) - 16.0);
+#else
+  return wf16(b) * float(q) + wf16(b + 2u);
+#endif
+#elif defined(TYPE_Q4_K) || defined(TYPE_Q5_K)
+#if defined(TYPE_Q4_K)
+  uint b = row + (e / 256u) * 144u, qs = b + 16u;
+#else
+  uint b = row + (e / 256u) * 176u, qs = b + 48u;
+#endif
+  uint r = e % 256u, c = r / 64u, l = r % 64u;
+  uint q = wbyte(qs + 32u * c + (l & 31u));
+  q = l < 32u ? q & 15u : q >> 4;
+#if defined(TYPE_Q5_K)
+  q |= ((wbyte(b + 16u + (l & 31u)) >> (2u * c + l / 32u)) & 1u) << 4;
+#endif
+  uvec2 sm = k4_scale_min(b + 4u, r / 32u);
+  return wf16(b) * float(sm.x) * float(q) - wf16(b + 2u) * float(sm.y);
+#elif defined(TYPE_Q6_K)
+  uint b = row + (e / 256u) * 210u;
+  uint r = e % 256u, h = r / 128u, qd = (r % 128u) / 32u, l = r % 32u;
+  uint ql = wbyte(b + h * 64u + l + (qd & 1u) * 32u);
+  ql = qd < 2u ? ql & 15u : ql >> 4;
+  uint q = ql | ((wbyte(b + 128u + h * 32u + l) >> (2u * qd)) & 3u) << 4;
+  return wf16(b + 208u) * float(wi8(b + 192u + r / 16u)) * (float(q) - 32.0);
+#else
+#error "no TYPE_<name> defined"
+#endif
+}

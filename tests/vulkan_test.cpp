@@ -1,0 +1,174 @@
+// The Vulkan backend's own facts: device enumeration, buffers and their errors, `isomer
+// devices`. Tests that need a device skip by name when there is none (no loader, no driver, or
+// a build without the backend); its ops are covered by the conformance suite (ops_test).
+#include <gtest/gtest.h>
+#include <isomer/backend.h>
+#include <isomer/error.h>
+
+#include <array>
+#include <cstdio>
+#include <numeric>
+#include <sys/wait.h>
+
+#include "test_data.h"
+
+namespace isomer {
+namespace {
+
+Backend* vulkan_backend() {
+  for (Backend* b : backends())
+    if (b->name() == "vulkan") return b;
+  return nullptr;
+}
+
+// The reason there is no Vulkan device here, or "" when there is one.
+std::string no_device_reason() {
+  Backend* b = vulkan_backend();
+  if (!b) return "this build has no Vulkan backend (ISOMER_VULKAN=OFF)";
+  return b->devices().empty() ? b->unavailable_reason() : "";
+}
+
+#define REQUIRE_VULKAN_DEVICE()                                          \
+  if (const std::string why = no_device_reason(); !why.empty())          \
+  GTEST_SKIP() << "no Vulkan device: " << why
+
+bool has_key(const DeviceProperties& d, std::string_view key) {
+  for (const auto& [k, v] : d.extra)
+    if (k == key) return true;
+  return false;
+}
+
+TEST(Vulkan, UnavailableHasAReasonAvailableHasNone) {
+  Backend* b = vulkan_backend();
+  if (!b) GTEST_SKIP() << "no Vulkan device: " << no_device_reason();
+  if (b->devices().empty()) {
+    EXPECT_FALSE(b->unavailable_reason().empty());
+    EXPECT_THROW(b->open(0, {}), Error);
+  } else {
+    EXPECT_EQ(b->unavailable_reason(), "");
+  }
+}
+
+TEST(Vulkan, DevicesAreDescribed) {
+  REQUIRE_VULKAN_DEVICE();
+  const auto devices = vulkan_backend()->devices();
+  for (size_t i = 0; i < devices.size(); ++i) {
+    const DeviceProperties& d = devices[i];
+    EXPECT_EQ(d.id, "vulkan:" + std::to_string(i));
+    EXPECT_FALSE(d.name.empty());
+    EXPECT_FALSE(d.vendor.empty());
+    EXPECT_FALSE(d.driver.empty());
+    EXPECT_GT(d.memory_bytes, 0u);
+    for (const char* key : {"type", "subgroup size", "fp16", "int8"}) EXPECT_TRUE(has_key(d, key)) << key;
+  }
+}
+
+TEST(Vulkan, OpenOutOfRangeIsAnError) {
+  REQUIRE_VULKAN_DEVICE();
+  try {
+    vulkan_backend()->open(99, {});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no device 99"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Vulkan, BufferRoundTrip) {
+  REQUIRE_VULKAN_DEVICE();
+  auto device = vulkan_backend()->open(0, {});
+  auto buf = device->allocate(1001);  // not a whole number of words
+  ASSERT_EQ(buf->size(), 1001u);
+  std::vector<uint8_t> data(1001), back(1001);
+  std::iota(data.begin(), data.end(), uint8_t{7});
+  buf->write(0, data.data(), data.size());
+  buf->read(0, back.data(), back.size());
+  EXPECT_EQ(back, data);
+  const uint8_t patch[3] = {1, 2, 3};
+  buf->write(998, patch, 3);
+  uint8_t tail[3] = {};
+  buf->read(998, tail, 3);
+  EXPECT_EQ(std::vector<uint8_t>(tail, tail + 3), std::vector<uint8_t>(patch, patch + 3));
+  // A device-to-device copy.
+  auto other = device->allocate(1001);
+  device->copy(*buf, 0, *other, 0, 1001);
+  other->read(0, back.data(), back.size());
+  EXPECT_EQ(back[5], data[5]);
+}
+
+TEST(Vulkan, OutOfRangeAccessIsAnError) {
+  REQUIRE_VULKAN_DEVICE();
+  auto device = vulkan_backend()->open(0, {});
+  auto buf = device->allocate(64);
+  const uint8_t bytes[8] = {};
+  uint8_t out[8];
+  try {
+    buf->write(60, bytes, 8);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("outside a buffer of 64"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(buf->read(65, out, 0), Error);
+}
+
+TEST(Vulkan, HugeAllocationIsAClearError) {
+  REQUIRE_VULKAN_DEVICE();
+  auto device = vulkan_backend()->open(0, {});
+  try {
+    device->allocate(size_t{1} << 50);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("out of device memory"), std::string::npos) << what;
+    EXPECT_NE(what.find("vulkan:0"), std::string::npos) << what;
+    EXPECT_NE(what.find(std::to_string(size_t{1} << 50)), std::string::npos) << what;
+  }
+  auto still_works = device->allocate(16);  // the device is usable afterwards
+  EXPECT_EQ(still_works->size(), 16u);
+}
+
+TEST(Vulkan, UnsupportedCasesSayWhy) {
+  REQUIRE_VULKAN_DEVICE();
+  auto device = vulkan_backend()->open(0, {});
+  const Op store{StoreKVParams{1}};
+  const std::vector<TensorDesc> in{{DType::F32, {1, 3}}, {DType::F16, {4, 3}}};
+  const Support s = device->supports(store, in, in[1]);
+  EXPECT_FALSE(s.ok);
+  EXPECT_NE(s.reason.find("no Vulkan shader yet"), std::string::npos) << s.reason;
+}
+
+// `isomer devices` with `env` before it: its output; fails the test on a non-zero exit.
+std::string devices_output(const std::string& env) {
+  const std::string command = env + " " + test::cli_path().string() + " devices 2>&1";
+  FILE* p = popen(command.c_str(), "r");
+  if (!p) return "popen failed";
+  std::string out;
+  std::array<char, 4096> buf{};
+  for (size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
+  const int status = pclose(p);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  return out;
+}
+
+TEST(Vulkan, DevicesCommandExplainsAMissingDriver) {
+  if (!vulkan_backend()) GTEST_SKIP() << "no Vulkan device: " << no_device_reason();
+  // The loader finds no driver when pointed at none.
+  const std::string out =
+      devices_output("VK_DRIVER_FILES=/nonexistent.json VK_ICD_FILENAMES=/nonexistent.json");
+  EXPECT_NE(out.find("cpu:0"), std::string::npos) << out;
+  EXPECT_NE(out.find("vulkan: unavailable: "), std::string::npos) << out;
+}
+
+TEST(Vulkan, DevicesCommandListsOrExplains) {
+  const std::string out = devices_output("");
+  if (!vulkan_backend()) GTEST_SKIP() << "no Vulkan device: " << no_device_reason();
+  if (no_device_reason().empty()) {
+    EXPECT_NE(out.find("vulkan:0  "), std::string::npos) << out;
+    EXPECT_NE(out.find("subgroup size: "), std::string::npos) << out;
+    EXPECT_NE(out.find("fp16: "), std::string::npos) << out;
+  } else {
+    EXPECT_NE(out.find("vulkan: unavailable: "), std::string::npos) << out;
+  }
+}
+
+}  // namespace
+}  // namespace isomer
