@@ -88,7 +88,7 @@ Support supports_op(const Op& op, std::span<const TensorDesc> in, const TensorDe
         return Support::no(fmt::format("attention over {} / {} caches: no Vulkan shader yet",
                                        dtype_name(in[1].type), dtype_name(in[2].type)));
       return Support::yes();
-    default: return Support::yes();  // element-wise f32 ops
+    default: return Support::yes();  // element-wise f32 ops and copies
   }
 }
 
@@ -156,6 +156,9 @@ void record_step(Recorder& rec, const Step& s) {
                           {u32(n), u32(first)}, groups_for(static_cast<int64_t>(threads)));
       return;
     }
+    case OpKind::Copy:
+      rec.copy(operand(0, in[0]), out(1));
+      return;
     case OpKind::Attention: {
       const auto& p = std::get<AttentionParams>(s.op->params);
       const int64_t rows = in[0].desc.rows(), n_kv = p.n_past + rows;

@@ -104,6 +104,22 @@ void Recorder::dispatch_groups(const std::string& variant, std::initializer_list
            static_cast<uint32_t>((n + kMaxGroups - 1) / kMaxGroups), z);
 }
 
+void Recorder::copy(const Operand& src, const Operand& dst) {
+  // Copies are rare (the copy op, not the executor's transfers between devices), so a full
+  // barrier on each side is simpler than tracking transfer accesses.
+  auto barrier = make<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
+  barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  barrier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                          VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  const VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+  ctx_.api.vkCmdPipelineBarrier(cmd_, stages, stages, 0, 1, &barrier, 0, nullptr, 0, nullptr);
+  VkBufferCopy region{src.offset, dst.offset, std::min(src.bytes, dst.bytes)};
+  ctx_.api.vkCmdCopyBuffer(cmd_, src.buffer->handle(), dst.buffer->handle(), 1, &region);
+  ctx_.api.vkCmdPipelineBarrier(cmd_, stages, stages, 0, 1, &barrier, 0, nullptr, 0, nullptr);
+  reads_.clear();
+  writes_.clear();
+}
+
 DeviceBuffer& Recorder::scratch(size_t bytes) {
   scratch_.push_back(std::make_unique<DeviceBuffer>(ctx_, bytes));
   return *scratch_.back();

@@ -33,6 +33,8 @@ class Recorder {
   // Dispatches n workgroups laid out on the 2-D grid the shaders' group_index() reads.
   void dispatch_groups(const std::string& variant, std::initializer_list<Operand> operands,
                        std::initializer_list<uint32_t> push, uint64_t n, uint32_t z = 1);
+  // Copies src's bytes to dst (a transfer, fenced by barriers on both sides).
+  void copy(const Operand& src, const Operand& dst);
   // A buffer that lives until the run completes.
   DeviceBuffer& scratch(size_t bytes);
   // Makes every write of the run visible to the host.
