@@ -96,12 +96,10 @@ std::span<const float> Context::eval(std::span<const int32_t> tokens, bool all_l
     arch->build(builder);
     const Schedule s = schedule(builder.graph(), model_.device(), model_.fallback_device(),
                                 [&](const std::string& name) { return kv_buffer(name).device; });
-    if (!s.fallbacks.empty()) {
-      if (strict_)
-        fail("--strict: {} cannot run {} node(s), first {}", model_.device().properties().id,
-             s.fallbacks.size(), s.fallbacks.front());
-      fallbacks_ = s.fallbacks;
-    }
+    if (strict_ && !s.fallbacks.empty())
+      fail("--strict: {} cannot run {} node(s), first {}", model_.device().properties().id,
+           s.fallbacks.size(), s.fallbacks.front());
+    fallbacks_ = s.fallbacks;
     run(s, chunk);
     n_past_ += static_cast<int64_t>(chunk.size());
     if (all_logits || last_chunk) {
