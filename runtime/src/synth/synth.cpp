@@ -49,7 +49,7 @@ Built build(const Options& o) {
   if (o.n_layer < 0 || o.n_layer > like.n_layer)
     fail("like '{}' has {} layers: cannot make {}", like.name, like.n_layer, o.n_layer);
   const int n_layer = o.n_layer > 0 ? o.n_layer : like.n_layer;
-  const Vocab vocab = build_vocab(like.vocab);
+  const Vocab vocab = like.spm ? build_spm_vocab(like.vocab) : build_vocab(like.vocab);
   b.token_types = vocab.types;
 
   auto& md = b.plan.metadata;
@@ -87,19 +87,22 @@ Built build(const Options& o) {
     set_arch("vocab_size", gguf::Value::u32(static_cast<uint32_t>(like.vocab.size)));
     set_arch("rope.dimension_count", gguf::Value::u32(static_cast<uint32_t>(like.head_dim)));
   }
-  set("tokenizer.ggml.model", gguf::Value::string("gpt2"));
+  set("tokenizer.ggml.model", gguf::Value::string(like.spm ? "llama" : "gpt2"));
   set("tokenizer.ggml.pre", gguf::Value::string(std::string(like.pre)));
   set("tokenizer.ggml.tokens", gguf::Value::strings(vocab.tokens));
+  if (like.spm) set("tokenizer.ggml.scores", gguf::Value::f32s(vocab.scores));
   set("tokenizer.ggml.token_type", gguf::Value::i32s(vocab.types));
-  set("tokenizer.ggml.merges", gguf::Value::strings(vocab.merges));
+  if (!like.spm) set("tokenizer.ggml.merges", gguf::Value::strings(vocab.merges));
   auto set_id = [&](const char* key, int32_t id) {
     if (id >= 0) set(key, gguf::Value::u32(static_cast<uint32_t>(id)));
   };
   set_id("tokenizer.ggml.bos_token_id", like.bos);
   set_id("tokenizer.ggml.eos_token_id", like.eos);
   set_id("tokenizer.ggml.eot_token_id", like.eot);
+  if (like.spm) set_id("tokenizer.ggml.unknown_token_id", 0);
   set_id("tokenizer.ggml.padding_token_id", like.pad);
   set("tokenizer.ggml.add_bos_token", gguf::Value::boolean(like.add_bos));
+  if (like.spm) set("tokenizer.ggml.add_eos_token", gguf::Value::boolean(false));
   set("tokenizer.chat_template", gguf::Value::string(std::string(like.chat_template)));
 
   // Tensors in the order llama.cpp's converter writes them; dims innermost first.
