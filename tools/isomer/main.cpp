@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   isomer::cli::add_devices(app);
   isomer::cli::add_synth(app);
   isomer::cli::add_quantize(app);
+  isomer::cli::add_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
