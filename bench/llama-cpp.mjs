@@ -93,8 +93,15 @@ async function measure(o) {
 function table(dir, gbs) {
   // key: model + threads; value: {isomer: {pp: [], tg: [], ...}, "llama.cpp": {...}}
   const rows = new Map();
+  const failed = [];
   for (const f of fs.readdirSync(dir).filter(f => f.endsWith(".json")).sort()) {
-    const j = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
+    let j;
+    try {
+      j = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
+    } catch {
+      failed.push(f);  // a run that failed or timed out: no figures
+      continue;
+    }
     const runs = j.results ? j.results.map(r => ({...r, engine: "isomer"})) : [j];
     for (const r of runs) {
       const key = `${path.resolve(r.model)}\t${r.threads}`;
@@ -109,7 +116,7 @@ function table(dir, gbs) {
         size: r.size_bytes, bytes_per_token: r.bytes_per_token});
     }
   }
-  const f = s => `${s.mean.toFixed(2)} ± ${s.sd.toFixed(2)}`;
+  const f = s => `${s.mean.toFixed(2)} ± ${s.sd.toFixed(2)} (${s.samples.length})`;
   const mib = b => `${(b / 1048576).toFixed(0)}`;
   console.log("| model | size MiB | threads | test | isomer t/s | llama.cpp t/s | isomer / llama.cpp |" +
               " roofline isomer | roofline llama.cpp | peak RSS MiB isomer / llama.cpp |");
@@ -129,6 +136,8 @@ function table(dir, gbs) {
                   `${mib(a.rss)} / ${mib(b.rss)} |`);
     }
   }
+  if (failed.length)
+    console.log(`\nruns without figures (failed or timed out): ${failed.join(", ")}`);
 }
 
 try {

@@ -15,7 +15,8 @@
 # bandwidth is measured once (isomer bench --bandwidth) for the roofline columns.
 #
 # Environment: ISOMER (default build/bin/isomer), NLC_DIR, NLC_VERSION (default 3.22.1),
-# KEEP (a folder to keep the raw JSON of every run in).
+# KEEP (a folder to keep the raw JSON of every run in), RUN_TIMEOUT (seconds one process may
+# take, default 900: a run past it counts as failed and the table says so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 isomer=${ISOMER:-build/bin/isomer}
@@ -30,7 +31,7 @@ while [[ $# -gt 0 ]]; do
     -r) r=$2; shift 2 ;;
     -t) threads+=("$2"); shift 2 ;;
     --flash-attention) fa=(--flash-attention); shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     -*) echo "vs-llama.sh: unknown option $1" >&2; exit 2 ;;
     *) models+=("$1"); shift ;;
   esac
@@ -64,11 +65,13 @@ for m in "${models[@]}"; do
   for t in "${threads[@]}"; do
     for rep in $(seq 1 "$r"); do
       run_isomer() {
-        "$isomer" bench -m "$m" -p "$p" -n "$n" -r 1 -t "$t" -o json >"$runs/m$i-t$t-r$rep-isomer.json"
+        timeout "${RUN_TIMEOUT:-900}" "$isomer" bench -m "$m" -p "$p" -n "$n" -r 1 -t "$t" -o json \
+          >"$runs/m$i-t$t-r$rep-isomer.json" || echo "isomer failed: $m, $t threads" >&2
       }
       run_llama() {
-        node bench/llama-cpp.mjs measure -m "$m" -p "$p" -n "$n" -r 1 -t "$t" "${fa[@]}" \
-          >"$runs/m$i-t$t-r$rep-llama.json"
+        timeout "${RUN_TIMEOUT:-900}" node bench/llama-cpp.mjs measure -m "$m" -p "$p" -n "$n" \
+          -r 1 -t "$t" "${fa[@]}" \
+          >"$runs/m$i-t$t-r$rep-llama.json" || echo "llama.cpp failed: $m, $t threads" >&2
       }
       if (( rep % 2 )); then run_isomer; run_llama; else run_llama; run_isomer; fi
       echo "$(basename "$m"), $t thread(s), repetition $rep/$r done" >&2
