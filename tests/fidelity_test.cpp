@@ -13,6 +13,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "test_backends.h"
 #include "test_data.h"
 
 namespace isomer {
@@ -107,13 +108,6 @@ std::vector<std::string> reference_files() {
   return files;
 }
 
-std::vector<std::string> available_backends() {
-  std::vector<std::string> names;
-  for (Backend* b : backends())
-    if (!b->devices().empty()) names.emplace_back(b->name());
-  return names;
-}
-
 nlohmann::json read_json(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read " + path.string());
@@ -159,7 +153,7 @@ TEST_P(Fidelity, TeacherForcedLogitsMatchLlamaCpp) {
 
 INSTANTIATE_TEST_SUITE_P(
     References, Fidelity,
-    testing::Combine(testing::ValuesIn(available_backends()), testing::ValuesIn(reference_files())),
+    testing::Combine(testing::ValuesIn(test::available_backends()), testing::ValuesIn(reference_files())),
     [](const testing::TestParamInfo<Param>& info) {
       std::string name = std::get<0>(info.param) + "_" + std::get<1>(info.param);
       for (char& c : name)
@@ -196,7 +190,9 @@ TEST_P(Greedy, Stories260KReproducesReferenceText) {
   EXPECT_EQ(text, ref["greedy_text"].get<std::string>());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Greedy, testing::ValuesIn(available_backends()));
+INSTANTIATE_TEST_SUITE_P(Backends, Greedy, testing::ValuesIn(test::available_backends()));
+
+ISOMER_INSTANTIATE_UNAVAILABLE_BACKENDS();
 
 }  // namespace
 }  // namespace isomer

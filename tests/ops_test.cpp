@@ -12,6 +12,8 @@
 #include <cmath>
 #include <random>
 
+#include "test_backends.h"
+
 namespace isomer {
 namespace {
 
@@ -224,15 +226,8 @@ TEST_P(Conformance, MatchesReference) {
   EXPECT_LE(e, c.nmse_bound) << c.name << " on " << backend_name;
 }
 
-std::vector<std::string> available_backends() {
-  std::vector<std::string> names;
-  for (Backend* b : backends())
-    if (!b->devices().empty()) names.emplace_back(b->name());
-  return names;
-}
-
 INSTANTIATE_TEST_SUITE_P(Ops, Conformance,
-                         testing::Combine(testing::ValuesIn(available_backends()),
+                         testing::Combine(testing::ValuesIn(test::available_backends()),
                                           testing::ValuesIn(all_cases())),
                          [](const testing::TestParamInfo<Param>& info) {
                            return std::get<0>(info.param) + "_" + std::get<1>(info.param).name;
@@ -255,6 +250,8 @@ TEST(OpShapes, MismatchedInputsAreNamedErrors) {
   const Op rope{RopeParams{.head_dim = 64, .n_rot = 65}};
   EXPECT_THROW(rope.infer(std::vector<TensorDesc>{f32({1, 64}), i32(1)}), Error);
 }
+
+ISOMER_INSTANTIATE_UNAVAILABLE_BACKENDS();
 
 }  // namespace
 }  // namespace isomer

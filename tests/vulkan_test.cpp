@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <isomer/backend.h>
 #include <isomer/error.h>
+#include <isomer/model.h>
 
 #include <array>
 #include <cstdio>
@@ -124,6 +125,46 @@ TEST(Vulkan, HugeAllocationIsAClearError) {
   }
   auto still_works = device->allocate(16);  // the device is usable afterwards
   EXPECT_EQ(still_works->size(), 16u);
+}
+
+TEST(Vulkan, MemoryIsAccountedAcrossBuffers) {
+  REQUIRE_VULKAN_DEVICE();
+  auto device = vulkan_backend()->open(0, {});
+  // Two buffers of 60% of the device each: the second exhausts the device even where the
+  // driver would over-commit (lavapipe).
+  const size_t part = device->properties().memory_bytes / 10 * 6;
+  auto first = device->allocate(part);
+  try {
+    device->allocate(part);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("out of device memory"), std::string::npos) << e.what();
+  }
+  first.reset();
+  EXPECT_NO_THROW(device->allocate(part));  // freed memory is available again
+}
+
+// A context whose KV cache cannot fit the device fails at creation, naming the cache and the
+// device; the model stays usable with a context that fits.
+TEST(Vulkan, ContextThatCannotFitIsAClearError) {
+  REQUIRE_VULKAN_DEVICE();
+  const auto model = Model::load(test::model_path("stories260K.gguf"), {.backend = "vulkan"});
+  const uint64_t device_bytes = model->device().properties().memory_bytes;
+  // stories260K: 5 layers x (K + V) x 64 bytes per F16 position; each cache buffer alone
+  // fits, all ten do not.
+  const int64_t n_ctx = static_cast<int64_t>(device_bytes / 64 / 4);
+  try {
+    Context ctx(*model, {.n_ctx = n_ctx});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("KV cache of " + std::to_string(n_ctx) + " positions"), std::string::npos) << what;
+    EXPECT_NE(what.find("does not fit on vulkan:0"), std::string::npos) << what;
+    EXPECT_NE(what.find("out of device memory"), std::string::npos) << what;
+  }
+  Context ctx(*model, {.n_ctx = 64});
+  const int32_t bos = 1;
+  EXPECT_EQ(ctx.eval({&bos, 1}).size(), static_cast<size_t>(model->config().n_vocab));
 }
 
 TEST(Vulkan, UnsupportedCasesSayWhy) {

@@ -2,6 +2,7 @@
 // buffers are allocated from. Shared by buffers, pipelines and the op recorder.
 #pragma once
 
+#include <atomic>
 #include <functional>
 
 #include "api.h"
@@ -23,6 +24,10 @@ class Context {
   // Memory types: device-local and host-visible + coherent when the device has it (mapped
   // directly: unified memory, lavapipe, resizable BAR), device-local, and host-visible (staging).
   int mapped_type = -1, local_type = -1, staging_type = -1;
+  // Bytes of device buffers alive on this device. Checked against the device-local heaps so
+  // that a driver which over-commits (lavapipe allocates host memory) still reports an
+  // exhausted device instead of paging or being killed.
+  std::atomic<uint64_t> device_bytes_in_use{0};
 
   const std::string& id() const { return phys.properties.id; }
   VkCommandBuffer new_command_buffer();

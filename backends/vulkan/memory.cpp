@@ -14,9 +14,10 @@ DeviceBuffer::DeviceBuffer(Context& ctx, size_t bytes, Kind kind) : ctx_(ctx), s
   info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
                VK_BUFFER_USAGE_TRANSFER_DST_BIT;
   info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
-  if (bytes > ctx.phys.properties.memory_bytes)
-    fail("{} ({}): out of device memory allocating {} bytes (the device has {})", ctx.id(),
-         ctx.phys.properties.name, bytes, ctx.phys.properties.memory_bytes);
+  const uint64_t in_use = ctx.device_bytes_in_use, total = ctx.phys.properties.memory_bytes;
+  if (kind == Kind::Device && (bytes > total || in_use > total - bytes))
+    fail("{} ({}): out of device memory allocating {} bytes ({} of the device's {} in use)", ctx.id(),
+         ctx.phys.properties.name, bytes, in_use, total);
   if (const VkResult r = api.vkCreateBuffer(ctx.device, &info, nullptr, &buffer_); r != VK_SUCCESS)
     fail("{} ({}): cannot create a buffer of {} bytes: {}", ctx.id(), ctx.phys.properties.name,
          bytes, result_name(r));
@@ -30,6 +31,8 @@ DeviceBuffer::DeviceBuffer(Context& ctx, size_t bytes, Kind kind) : ctx_(ctx), s
     fail("{} ({}): out of device memory allocating {} bytes", ctx.id(), ctx.phys.properties.name,
          bytes);
   }
+  if (kind == Kind::Device) ctx.device_bytes_in_use += capacity();
+  kind_ = kind;
 }
 
 bool DeviceBuffer::allocate(int type) {
@@ -54,6 +57,7 @@ bool DeviceBuffer::allocate(int type) {
 }
 
 DeviceBuffer::~DeviceBuffer() {
+  if (kind_ == Kind::Device) ctx_.device_bytes_in_use -= capacity();
   ctx_.api.vkDestroyBuffer(ctx_.device, buffer_, nullptr);
   ctx_.api.vkFreeMemory(ctx_.device, memory_, nullptr);  // unmaps too
 }

@@ -30,6 +30,7 @@ class DeviceBuffer final : public Buffer {
 
   Context& ctx_;
   size_t size_ = 0;
+  Kind kind_ = Kind::Device;
   VkBuffer buffer_ = VK_NULL_HANDLE;
   VkDeviceMemory memory_ = VK_NULL_HANDLE;
   uint8_t* mapped_ = nullptr;
