@@ -203,5 +203,16 @@ TEST(GpuBackends, DevicesCommandNamesEveryGpuBackend) {
         << r.out;
 }
 
+TEST(GpuBackends, VendorKernelsWithoutADeviceAreAnErrorNotACrash) {
+  if (!backend("cuda").devices().empty()) GTEST_SKIP() << "there is a CUDA device here";
+  const std::string model = test::model_path("stories260K.gguf").string();
+  const Result r = run_cli("", "run -m " + model + " --backend cuda --kernels vendor -n 1 -p hi");
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_TRUE(contains(r.out, "cuda")) << r.out;
+  const Result bad = run_cli("", "run -m " + model + " --kernels fastest -n 1");
+  EXPECT_NE(bad.status, 0) << bad.out;
+  EXPECT_TRUE(contains(bad.out, "--kernels")) << bad.out;
+}
+
 }  // namespace
 }  // namespace isomer

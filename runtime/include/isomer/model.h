@@ -43,6 +43,8 @@ struct LoadOptions {
   std::string backend = "cpu";
   int device = 0;
   int threads = 0;  // CPU threads; 0 = all cores
+  // GPU backends: their portable kernels, or the vendor library (cuBLAS) for matrix products.
+  KernelChoice kernels = KernelChoice::Portable;
 };
 
 // The architectures isomer builds graphs for, e.g. {"llama", "qwen2", "qwen3"}.
