@@ -148,6 +148,19 @@ TEST(BackendModule, DevicesListsModulesAndWhySomeAreUnavailable) {
   EXPECT_TRUE(contains(r.out, "hip: unavailable: ")) << r.out;
 }
 
+TEST(BackendModule, AStaticallyLinkedCoreLoadsNoModulesAndSaysWhy) {
+  std::string out;
+  FILE* p = popen(ISOMER_STATIC_PROBE " 2>&1", "r");
+  ASSERT_NE(p, nullptr);
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  ASSERT_EQ(pclose(p), 0) << out;
+  EXPECT_TRUE(contains(out, "cpu: available")) << out;
+  for (const char* name : {"cuda", "hip"})
+    EXPECT_TRUE(contains(out, std::string(name) + ": backend modules need the shared libisomer")) << out;
+}
+
 // The GPU backends as this build and machine have them.
 void check_gpu_backend(std::string_view name, bool built) {
   Backend* b = nullptr;
