@@ -5,6 +5,7 @@
 #include <isomer/backend.h>
 #include <isomer/backend_module.h>
 #include <isomer/error.h>
+#include <isomer/ops/op.h>
 
 #include <array>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <random>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -225,6 +227,107 @@ TEST(GpuBackends, VendorKernelsWithoutADeviceAreAnErrorNotACrash) {
   const Result bad = run_cli("", "run -m " + model + " --kernels fastest -n 1");
   EXPECT_NE(bad.status, 0) << bad.out;
   EXPECT_TRUE(contains(bad.out, "--kernels")) << bad.out;
+}
+
+// The GPU backend's host code on the CPU "vendor" (tests/gpu_emu): decode steps whose KV
+// position changes every step are captured into a graph on the second step and re-launched
+// after, and every step still matches the reference (the positions come from the parameter
+// area, not from the captured launches).
+TEST(GpuEmu, DecodeStepsReplayedFromAGraphSeeEachNewPosition) {
+  Backend& b = load_backend_module(std::string(ISOMER_GPUEMU_DIR) + "/libisomer-backend-gpuemu.so");
+  setenv("ISOMER_GPU_TRACE", "1", 1);
+  auto dev = b.open(0, {});  // reads the switch when opened
+  unsetenv("ISOMER_GPU_TRACE");
+  const int heads = 2, kv_heads = 1, d = 64, n_ctx = 6;
+  const TensorDesc qd{DType::F32, {1, heads * d}}, kvd{DType::F32, {1, kv_heads * d}},
+      cache{DType::F32, {n_ctx, kv_heads * d}}, posd{DType::I32, {1}};
+  auto q = dev->allocate(qd.bytes()), qr = dev->allocate(qd.bytes()), k = dev->allocate(kvd.bytes()),
+       v = dev->allocate(kvd.bytes()), pos = dev->allocate(4), kc = dev->allocate(cache.bytes()),
+       vc = dev->allocate(cache.bytes()), out = dev->allocate(qd.bytes());
+  std::vector<float> kc_host(static_cast<size_t>(cache.elements()), 0.0f), vc_host = kc_host;
+  kc->write(0, kc_host.data(), cache.bytes());
+  vc->write(0, vc_host.data(), cache.bytes());
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  testing::internal::CaptureStderr();
+  for (int32_t p = 0; p < 4; ++p) {
+    std::vector<float> qh(static_cast<size_t>(qd.elements())), kh(static_cast<size_t>(kvd.elements())), vh = kh;
+    for (float& x : qh) x = normal(rng);
+    for (float& x : kh) x = normal(rng);
+    for (float& x : vh) x = normal(rng);
+    q->write(0, qh.data(), qd.bytes());
+    k->write(0, kh.data(), kvd.bytes());
+    v->write(0, vh.data(), kvd.bytes());
+    pos->write(0, &p, 4);
+    const Op store{StoreKVParams{p}}, rope{RopeParams{.head_dim = d, .n_rot = d}},
+        attn{AttentionParams{heads, kv_heads, d, p, 0.125f}};
+    const std::vector<Step> steps = {
+        {&store, {{kvd, k.get(), 0}, {cache, kc.get(), 0}}, {cache, kc.get(), 0}, "store_k"},
+        {&store, {{kvd, v.get(), 0}, {cache, vc.get(), 0}}, {cache, vc.get(), 0}, "store_v"},
+        {&rope, {{qd, q.get(), 0}, {posd, pos.get(), 0}}, {qd, qr.get(), 0}, "rope"},
+        {&attn, {{qd, qr.get(), 0}, {cache, kc.get(), 0}, {cache, vc.get(), 0}}, {qd, out.get(), 0}, "attn"}};
+    dev->run(steps);
+    dev->synchronize();
+    std::vector<float> got(static_cast<size_t>(qd.elements()));
+    out->read(0, got.data(), qd.bytes());
+
+    // The reference, step by step on the host.
+    std::vector<float> qrh(qh.size()), want(qh.size());
+    reference(store, std::vector<TensorView>{{kvd, kh.data()}, {cache, kc_host.data()}}, {cache, kc_host.data()});
+    reference(store, std::vector<TensorView>{{kvd, vh.data()}, {cache, vc_host.data()}}, {cache, vc_host.data()});
+    int32_t pp = p;
+    reference(rope, std::vector<TensorView>{{qd, qh.data()}, {posd, &pp}}, {qd, qrh.data()});
+    reference(attn, std::vector<TensorView>{{qd, qrh.data()}, {cache, kc_host.data()}, {cache, vc_host.data()}},
+              {qd, want.data()});
+    double err = 0, norm = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      err += (got[i] - want[i]) * (got[i] - want[i]);
+      norm += want[i] * want[i];
+    }
+    EXPECT_LT(err / norm, 1e-10) << "position " << p;
+  }
+  const std::string trace = testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(contains(trace, "gpuemu:0: captured a graph of 4 steps")) << trace;
+  EXPECT_TRUE(contains(trace, "gpuemu:0: re-launched the graph of 4 steps")) << trace;
+}
+
+TEST(GpuEmu, OutOfMemoryAndBadBindingsAreErrorsWithContext) {
+  Backend& b = load_backend_module(std::string(ISOMER_GPUEMU_DIR) + "/libisomer-backend-gpuemu.so");
+  auto dev = b.open(0, {});
+  try {
+    dev->allocate(size_t{2} << 30);  // the emulated device has 1 GiB
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), "gpuemu:0: cannot allocate 2.00 GiB")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "out of memory")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "free of")) << e.what();
+  }
+  // A step whose operand is not in a buffer of this device names the node and the op.
+  const TensorDesc x{DType::F32, {1, 64}};
+  std::vector<float> host(64);
+  struct HostBuffer final : Buffer {
+    size_t size() const override { return 256; }
+    void write(size_t, const void*, size_t) override {}
+    void read(size_t, void*, size_t) const override {}
+  } foreign;
+  auto y = dev->allocate(x.bytes());
+  const Op add{AddParams{}};
+  const Step step{&add, {{x, &foreign, 0}, {x, y.get(), 0}}, {x, y.get(), 0}, "blk.0.ffn_add"};
+  try {
+    dev->run({&step, 1});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), "gpuemu:0 at node blk.0.ffn_add (add")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "not in a buffer of this device")) << e.what();
+  }
+  // Vendor kernels without the vendor library: unavailable with the dlerror text.
+  try {
+    b.open(0, {.kernels = KernelChoice::Vendor});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), "--kernels vendor is unavailable: emuBLAS is not available")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "cannot open shared object file")) << e.what();
+  }
 }
 
 }  // namespace

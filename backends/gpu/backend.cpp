@@ -171,9 +171,10 @@ class GpuDevice final : public Device {
       blas_ = blas.create(stream_);
     }
     // Switches for measuring: ISOMER_GPU_GRAPHS=0 launches every step, ISOMER_GPU_MMA=0 keeps
-    // prefill products off the matrix cores.
+    // prefill products off the matrix cores (=1 uses the matrix-core kernel even where it is
+    // plain arithmetic, which tests do to check its tiling).
     if (const char* g = std::getenv("ISOMER_GPU_GRAPHS"); g && std::string_view(g) == "0") graphs_ = false;
-    if (const char* g = std::getenv("ISOMER_GPU_MMA"); g && std::string_view(g) == "0") mma_ = false;
+    if (const char* g = std::getenv("ISOMER_GPU_MMA")) mma_ = std::string_view(g) == "0" ? false : std::string_view(g) == "1" ? true : mma_;
   }
   ~GpuDevice() override {
     (void)gpuSetDevice(index_);  // no throwing here
@@ -237,6 +238,7 @@ class GpuDevice final : public Device {
   void* blas_ = nullptr;
   bool graphs_ = true;
   bool mma_ = has_matrix_cores();
+  bool trace_ = std::getenv("ISOMER_GPU_TRACE") != nullptr;  // graph captures and re-launches on stderr
   DeviceArena scratch_, params_dev_;
   PinnedArena params_host_;
   std::string last_key_, graph_key_;
@@ -419,6 +421,7 @@ void GpuDevice::run(std::span<const Step> steps) {
 
   if (graphs_ && exec_ && key == graph_key_) {
     check(gpuGraphLaunch(exec_, stream_), where("launching the captured graph"));
+    if (trace_) fmt::print(stderr, "{}: re-launched the graph of {} steps\n", props_.id, steps.size());
     return;
   }
   // Capture decode-like sequences (no vendor BLAS, every product a matrix-vector one) the
@@ -454,6 +457,7 @@ void GpuDevice::run(std::span<const Step> steps) {
   }
   graph_key_ = key;
   check(gpuGraphLaunch(exec_, stream_), where("launching the captured graph"));
+  if (trace_) fmt::print(stderr, "{}: captured a graph of {} steps\n", props_.id, steps.size());
 }
 
 void GpuDevice::enqueue(const std::vector<Planned>& planned, size_t param_bytes) {
