@@ -26,6 +26,16 @@ step "devices"
 step "conformance on $backend (ops_test)"
 "$build/tests/ops_test" --gtest_filter="*${backend}_*" --gtest_brief=1 2>&1 | tee "$out/ops_test.txt" | tail -30
 
+step "conformance on $backend with the vendor library (ISOMER_GPU_KERNELS=vendor)"
+ISOMER_GPU_KERNELS=vendor "$build/tests/ops_test" --gtest_filter="*${backend}_mul_mat*" --gtest_brief=1 2>&1 | tee "$out/ops_test_vendor.txt" | tail -10
+
+step "conformance on $backend without matrix cores (ISOMER_GPU_MMA=0)"
+ISOMER_GPU_MMA=0 "$build/tests/ops_test" --gtest_filter="*${backend}_mul_mat*" --gtest_brief=1 2>&1 | tee "$out/ops_test_nomma.txt" | tail -10
+
+step "graphs in decode (ISOMER_GPU_TRACE=1)"
+ISOMER_GPU_TRACE=1 "$build/bin/isomer" run -m "${ISOMER_TEST_DATA:-../shared}/models/stories260K.gguf" \
+  -p "Once upon a time" -n 16 --temp 0 --backend "$backend" --strict 2>&1 | sort | uniq -c | sort -rn | head -8
+
 step "module and GPU backend tests (backend_module_test)"
 "$build/tests/backend_module_test" --gtest_brief=1 2>&1 | tee "$out/backend_module_test.txt" | tail -15
 

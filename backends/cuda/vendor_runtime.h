@@ -63,6 +63,8 @@ inline gpuError_t gpu_graph_instantiate(gpuGraphExec_t* exec, gpuGraph_t graph) 
 // for y = x w^T in single precision (status 0 = success).
 inline constexpr const char* kGpuBlasName = "cuBLAS";
 inline constexpr const char* kGpuBlasLibraries[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
+// Weights are dequantised to f32 for it in chunks of at most this many elements (64 MiB).
+inline constexpr long kGpuBlasChunkElements = long{1} << 24;
 #define GPU_BLAS_CREATE "cublasCreate_v2"
 #define GPU_BLAS_DESTROY "cublasDestroy_v2"
 #define GPU_BLAS_SET_STREAM "cublasSetStream_v2"

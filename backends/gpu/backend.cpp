@@ -162,7 +162,15 @@ class GpuDevice final : public Device {
   GpuDevice(int index, const DeviceOptions& options) : index_(index), props_(facts().devices[index]) {
     select();
     check(gpuStreamCreateWithFlags(&stream_, gpuStreamNonBlocking), where("creating a stream"));
-    if (options.kernels == KernelChoice::Vendor) {
+    // ISOMER_GPU_KERNELS=portable|vendor overrides the option (to run a whole test suite or a
+    // program with the vendor library without changing it).
+    KernelChoice kernels = options.kernels;
+    if (const char* k = std::getenv("ISOMER_GPU_KERNELS"); k && *k) {
+      if (std::string_view(k) == "vendor") kernels = KernelChoice::Vendor;
+      else if (std::string_view(k) == "portable") kernels = KernelChoice::Portable;
+      else fail("ISOMER_GPU_KERNELS={}: use portable or vendor", k);
+    }
+    if (kernels == KernelChoice::Vendor) {
       const Blas& blas = Blas::library();
       if (!blas.ok()) {
         (void)gpuStreamDestroy(stream_);
@@ -318,7 +326,7 @@ void GpuDevice::plan(std::span<const Step> steps, std::vector<Planned>& out, std
         size_t need = traits(t).block_elems == 256 ? s.inputs[0].desc.bytes() : 0;  // Q8_K-rounded x
         p.vendor = blas_ && rows > kVecRows;
         if (p.vendor && t != DType::F32) {
-          const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(m, (int64_t{1} << 24) / k));
+          const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(m, int64_t{kGpuBlasChunkElements} / k));
           need = align_up(need) + static_cast<size_t>(chunk * k) * 4;  // dequantised weight rows
         }
         if (need) {
@@ -527,7 +535,7 @@ void GpuDevice::launch(const Planned& p) {
         }
         size_t off = traits(t).block_elems == 256 ? align_up(in[0].desc.bytes()) : 0;
         auto* wf = reinterpret_cast<float*>(scratch_.ptr + p.scratch + off);
-        const int chunk = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(m, (int64_t{1} << 24) / k)));
+        const int chunk = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(m, int64_t{kGpuBlasChunkElements} / k)));
         for (int j0 = 0; j0 < m; j0 += chunk) {
           const int n = std::min(chunk, m - j0);
           get_rows(st, static_cast<int>(t), w + j0 * stride, nullptr, wf, n, k, stride, n);

@@ -66,6 +66,8 @@ inline gpuError_t gpu_graph_instantiate(gpuGraphExec_t* exec, gpuGraph_t graph) 
 // hipBLAS, opened at run time when present (Debian has no hipBLAS: "vendor" then says so).
 inline constexpr const char* kGpuBlasName = "hipBLAS";
 inline constexpr const char* kGpuBlasLibraries[] = {"libhipblas.so.2", "libhipblas.so.1", "libhipblas.so.0", "libhipblas.so"};
+// Weights are dequantised to f32 for it in chunks of at most this many elements (64 MiB).
+inline constexpr long kGpuBlasChunkElements = long{1} << 24;
 #define GPU_BLAS_CREATE "hipblasCreate"
 #define GPU_BLAS_DESTROY "hipblasDestroy"
 #define GPU_BLAS_SET_STREAM "hipblasSetStream"

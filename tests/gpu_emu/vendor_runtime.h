@@ -148,7 +148,10 @@ inline std::string gpu_arch_name(const gpuDeviceProp&) { return "emu"; }
 inline const char* gpu_vendor_name(const gpuDeviceProp&) { return "isomer tests"; }
 
 inline constexpr const char* kGpuBlasName = "emuBLAS";
-inline constexpr const char* kGpuBlasLibraries[] = {"libisomer-emublas-does-not-exist.so"};
+// Found only where LD_LIBRARY_PATH has tests/gpu-emu (the vendor-path test sets it).
+inline constexpr const char* kGpuBlasLibraries[] = {"libisomer-emublas.so"};
+// Small chunks, so that the tests' products are dequantised in several pieces.
+inline constexpr long kGpuBlasChunkElements = 4096;
 #define GPU_BLAS_CREATE "emublasCreate"
 #define GPU_BLAS_DESTROY "emublasDestroy"
 #define GPU_BLAS_SET_STREAM "emublasSetStream"
