@@ -89,7 +89,13 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
   }
   wake_.notify_all();
   run_chunks();
-  while (busy_.load(std::memory_order_acquire) != 0) pause();
+  // Spin briefly (the workers usually finish together), then yield: on an oversubscribed
+  // machine a descheduled worker would otherwise cost a whole time slice of spinning.
+  for (int spins = 0; busy_.load(std::memory_order_acquire) != 0;)
+    if (spins++ < kSpinIterations)
+      pause();
+    else
+      std::this_thread::yield();
   if (error_) std::rethrow_exception(error_);
 }
 

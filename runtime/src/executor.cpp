@@ -4,6 +4,7 @@
 #include <isomer/model.h>
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 #include <numeric>
 
@@ -50,18 +51,37 @@ Context::Context(const Model& model, const ContextOptions& options)
         kv.device = &model.fallback_device();
       }
     }
+  std::lock_guard lock(model.device_mutex());
   for (KvBuffer& kv : kv_) {
     const size_t bytes = graph.value(graph_value(graph, kv.name)).desc.bytes();
     try {
       kv.buffer = kv.device->allocate(bytes);
     } catch (const Error& e) {
-      fail("KV cache of {} positions ({} MiB per layer) does not fit on {}: {}", n_ctx_,
+      fail_with<DeviceError>("KV cache of {} positions ({} MiB per layer) does not fit on {}: {}", n_ctx_,
            bytes >> 20, kv.device->properties().id, e.what());
     }
   }
 }
 
-Context::~Context() = default;
+Context::~Context() {
+  std::lock_guard lock(model_.device_mutex());  // buffers are released while no run uses the device
+  kv_.clear();
+  arenas_.clear();
+}
+
+void Context::truncate(int64_t n_keep) {
+  if (n_keep < 0 || n_keep > n_past_)
+    fail("truncate: cannot keep {} positions of a sequence of {}", n_keep, n_past_);
+  logits_.clear();
+  n_past_ = n_keep;  // positions past n_past are never read, and are overwritten as it grows
+}
+
+ContextStats Context::stats() const {
+  ContextStats s = stats_;
+  for (const KvBuffer& kv : kv_) s.memory_bytes += kv.buffer ? kv.buffer->size() : 0;
+  for (const auto& [device, arena] : arenas_) s.memory_bytes += arena ? arena->size() : 0;
+  return s;
+}
 
 ValueId Context::graph_value(const Graph& graph, const std::string& name) {
   for (size_t v = 0; v < graph.values().size(); ++v)
@@ -79,13 +99,14 @@ std::span<const float> Context::eval(std::span<const int32_t> tokens, bool all_l
   const ModelConfig& c = model_.config();
   if (tokens.empty()) fail("eval: no tokens to evaluate");
   if (n_past_ + static_cast<int64_t>(tokens.size()) > n_ctx_)
-    fail("the sequence needs {} positions but the context holds {} (raise it with --ctx, at "
+    fail_with<ContextFull>("the sequence needs {} positions but the context holds {} (raise it with --ctx, at "
          "most the model's {})",
          n_past_ + static_cast<int64_t>(tokens.size()), n_ctx_, c.n_ctx_train);
   for (int32_t t : tokens)
-    if (t < 0 || t >= c.n_vocab) fail("token id {} is outside the vocabulary of {}", t, c.n_vocab);
+    if (t < 0 || t >= c.n_vocab) fail_with<InvalidToken>("token id {} is outside the vocabulary of {}", t, c.n_vocab);
 
   const Architecture* arch = find_architecture(c.arch);
+  const auto start_time = std::chrono::steady_clock::now();
   logits_.clear();
   for (size_t start = 0; start < tokens.size(); start += kMaxBatch) {
     const auto chunk = tokens.subspan(start, std::min<size_t>(kMaxBatch, tokens.size() - start));
@@ -100,6 +121,7 @@ std::span<const float> Context::eval(std::span<const int32_t> tokens, bool all_l
       fail("--strict: {} cannot run {} node(s), first {}", model_.device().properties().id,
            s.fallbacks.size(), s.fallbacks.front());
     fallbacks_ = s.fallbacks;
+    std::lock_guard lock(model_.device_mutex());
     run(s, chunk);
     n_past_ += static_cast<int64_t>(chunk.size());
     if (all_logits || last_chunk) {
@@ -108,6 +130,14 @@ std::span<const float> Context::eval(std::span<const int32_t> tokens, bool all_l
       logits_.resize(old + static_cast<size_t>(out.desc.elements()));
       out.buffer->read(out.offset, logits_.data() + old, out.desc.bytes());
     }
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+  if (tokens.size() > 1) {
+    stats_.prompt_tokens += static_cast<int64_t>(tokens.size());
+    stats_.prompt_seconds += seconds;
+  } else {
+    stats_.decode_tokens += 1;
+    stats_.decode_seconds += seconds;
   }
   return logits_;
 }

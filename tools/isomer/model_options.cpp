@@ -23,6 +23,7 @@ void ModelOptions::add_to(CLI::App& cmd, bool model_optional) {
       ->check(CLI::NonNegativeNumber);
   cmd.add_option("--ctx", n_ctx, "Context size in tokens (0: the model's, at most 4096)")
       ->check(CLI::NonNegativeNumber);
+  cmd.add_flag("--no-mmap", no_mmap, "Read the model into memory instead of mapping it");
   cmd.add_flag("--strict", strict, "Fail instead of running ops the device lacks on the CPU");
   cmd.add_option("--kv-type", kv_type, "KV cache element type: F16, BF16 or F32")
       ->capture_default_str();
@@ -64,8 +65,11 @@ std::unique_ptr<Model> ModelOptions::load() {
                "weights: its text is gibberish) at {}\n",
                path);
   }
-  LoadOptions options{.backend = device, .device = 0, .threads = threads,
-                      .kernels = kernels == "vendor" ? KernelChoice::Vendor : KernelChoice::Portable};
+  LoadOptions options;
+  options.backend = device;
+  options.threads = threads;
+  options.use_mmap = !no_mmap;
+  options.kernels = kernels == "vendor" ? KernelChoice::Vendor : KernelChoice::Portable;
   if (const auto colon = device.find(':'); colon != std::string::npos) {
     options.backend = device.substr(0, colon);
     const std::string index = device.substr(colon + 1);

@@ -19,9 +19,10 @@ struct ModelOptions {
   std::string kv_type = "F16";
   bool strict = false;
   std::string kernels = "portable";  // GPU backends: portable | vendor
+  bool no_mmap = false;
 
   // Adds -m/--model (required unless `model_optional`), --backend/--device, -t, --ctx, --kv-type,
-  // --strict, --kernels.
+  // --no-mmap, --strict, --kernels.
   void add_to(CLI::App& cmd, bool model_optional = false);
   // Without -m, loads the built-in default model (synthesised on first use) and sets `path`
   // to it, saying so on stderr.

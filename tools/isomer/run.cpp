@@ -1,5 +1,6 @@
 // `isomer run`: generate text from a prompt, streamed to stdout; speeds to stderr.
 #include <isomer/error.h>
+#include <isomer/generate.h>
 #include <isomer/sampler.h>
 
 #include <fmt/format.h>
@@ -19,10 +20,6 @@ struct RunOptions {
   SamplerOptions sampling;
   bool seed_given = false;
 };
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
 
 }  // namespace
 
@@ -47,45 +44,24 @@ void add_run(CLI::App& app) {
     if (!*seed) o->sampling.seed = static_cast<uint64_t>(
         std::chrono::high_resolution_clock::now().time_since_epoch().count());
     const auto model = o->model.load();
-    const Tokenizer& tok = model->tokenizer();
-    const std::vector<int32_t> prompt = tok.encode(o->prompt, true, true);
+    const std::vector<int32_t> prompt = model->tokenizer().encode(o->prompt, true, true);
     if (prompt.empty()) fail("the prompt is empty and the model adds no BOS token");
     Context ctx(*model, o->model.context());
-    const int64_t needed = static_cast<int64_t>(prompt.size()) + o->n_predict;
-    if (needed > ctx.n_ctx())
-      fail("prompt ({} tokens) + generation ({} tokens) = {} exceeds the context of {} tokens; "
-           "use a shorter prompt, a smaller -n or a larger --ctx",
-           prompt.size(), o->n_predict, needed, ctx.n_ctx());
-
     Sampler sampler(o->sampling);
-    for (int32_t t : prompt) sampler.accept(t);
     fmt::print("{}", o->prompt);
     std::fflush(stdout);
-
-    const auto t0 = std::chrono::steady_clock::now();
-    auto logits = ctx.eval(prompt);
-    const double prompt_s = seconds_since(t0);
-    StreamDecoder out(tok);
-    int generated = 0;
-    const auto t1 = std::chrono::steady_clock::now();
-    while (generated < o->n_predict) {
-      const int32_t next = sampler.sample(logits);
-      ++generated;
-      if (tok.is_eog(next)) break;
-      sampler.accept(next);
-      fmt::print("{}", out.push(next));
+    const GenerateResult r = generate(ctx, sampler, prompt, o->n_predict, [](int32_t, std::string_view text) {
+      fmt::print("{}", text);
       std::fflush(stdout);
-      if (generated == o->n_predict) break;
-      logits = ctx.eval({&next, 1});
-    }
-    const double gen_s = seconds_since(t1);
-    fmt::print("{}\n", out.flush());
+      return true;
+    });
+    fmt::print("\n");
     fmt::print(stderr, "\n{}: {}\n", model->device().properties().id, o->model.path);
     ModelOptions::report_fallbacks(ctx);
     fmt::print(stderr, "prompt:     {:>5} tokens in {:>8.3f} s = {:>9.2f} tokens/s\n",
-               prompt.size(), prompt_s, static_cast<double>(prompt.size()) / prompt_s);
-    fmt::print(stderr, "generation: {:>5} tokens in {:>8.3f} s = {:>9.2f} tokens/s\n", generated,
-               gen_s, generated > 0 ? generated / gen_s : 0.0);
+               prompt.size(), r.prompt_seconds, static_cast<double>(prompt.size()) / r.prompt_seconds);
+    fmt::print(stderr, "generation: {:>5} tokens in {:>8.3f} s = {:>9.2f} tokens/s\n", r.sampled,
+               r.sample_seconds, r.sampled > 0 ? r.sampled / r.sample_seconds : 0.0);
   });
 }
 

@@ -62,8 +62,16 @@ struct TensorInfo {
 
 class File {
  public:
-  // Maps and validates `path`. Throws isomer::Error with the path and the problem.
-  static std::unique_ptr<File> open(const std::string& path);
+  struct OpenOptions {
+    // Map the file (pages load on demand and are shared with the page cache) or read it whole
+    // into private memory (for file systems where mapping is slow or unsupported).
+    bool use_mmap = true;
+    // Called while reading without mmap with (bytes read, file size); may throw to cancel.
+    std::function<void(uint64_t, uint64_t)> on_read;
+  };
+  // Maps (or reads) and validates `path`. Throws isomer::Error with the path and the problem.
+  static std::unique_ptr<File> open(const std::string& path, const OpenOptions& options);
+  static std::unique_ptr<File> open(const std::string& path) { return open(path, OpenOptions{}); }
   ~File();
   File(const File&) = delete;
   File& operator=(const File&) = delete;

@@ -8,8 +8,10 @@
 #include <isomer/tokenizer.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -45,7 +47,13 @@ struct LoadOptions {
   int threads = 0;  // CPU threads; 0 = all cores
   // GPU backends: their portable kernels, or the vendor library (cuBLAS) for matrix products.
   KernelChoice kernels = KernelChoice::Portable;
+  bool use_mmap = true;  // false: read the file into memory (see gguf::File::OpenOptions)
+  // Called with the fraction of the load done (reading without mmap, uploading weights to a
+  // device), last with 1; returning false cancels the load with isomer::Cancelled.
+  std::function<bool(float)> progress = nullptr;
 };
+
+class LoadProgress;
 
 // The architectures isomer builds graphs for, e.g. {"llama", "qwen2", "qwen3"}.
 std::vector<std::string> supported_architectures();
@@ -67,6 +75,9 @@ class Model {
   // the file has none.
   const TensorBinding* weight(std::string_view name, const Device& device) const;
   const TensorBinding* weight(std::string_view name) const { return weight(name, *device_); }
+  // Held while a Context runs on or allocates from the model's devices: contexts of one model
+  // may be used from many threads at once, and a device runs one evaluation at a time.
+  std::mutex& device_mutex() const { return device_mutex_; }
 
  private:
   Model() = default;
@@ -78,17 +89,27 @@ class Model {
     std::unique_ptr<Buffer> buffer;
     std::vector<std::pair<std::string, TensorBinding>> bindings;  // sorted by name
   };
-  void place(Device& device, Placement& placement) const;
+  void place(Device& device, Placement& placement, LoadProgress& progress) const;
 
   std::unique_ptr<Device> device_;
   std::unique_ptr<Device> cpu_;  // the fallback, when device_ is not the CPU
   Placement weights_, host_weights_;
+  mutable std::mutex device_mutex_;
 };
 
 struct ContextOptions {
   int64_t n_ctx = 0;          // 0: the model's training context, at most 4096
   DType kv_type = DType::F16;  // KV cache element type (F16, BF16 or F32)
   bool strict = false;  // an op the device cannot run is an error, not a CPU fallback
+};
+
+// What a context has done and holds, for tokens/s and memory reports.
+struct ContextStats {
+  int64_t prompt_tokens = 0;  // tokens evaluated in batches of more than one
+  double prompt_seconds = 0;
+  int64_t decode_tokens = 0;  // tokens evaluated one at a time
+  double decode_seconds = 0;
+  uint64_t memory_bytes = 0;  // KV cache and work memory, on every device
 };
 
 struct Schedule;
@@ -112,7 +133,16 @@ class Context {
   int splits() const { return splits_; }
   int64_t n_past() const { return n_past_; }
   int64_t n_ctx() const { return n_ctx_; }
-  void reset() { n_past_ = 0; }
+  // Forgets the whole sequence (reset) or all but its first `n_keep` positions (truncate;
+  // isomer::Error when n_keep is negative or beyond n_past()).
+  void reset() {
+    n_past_ = 0;
+    logits_.clear();
+  }
+  void truncate(int64_t n_keep);
+  // What the last eval returned; empty after reset or truncate.
+  std::span<const float> logits() const { return logits_; }
+  ContextStats stats() const;
   const Model& model() const { return model_; }
 
  private:
@@ -136,6 +166,7 @@ class Context {
   std::vector<std::string> fallbacks_;
   int splits_ = 0;
   std::vector<float> logits_;
+  ContextStats stats_;
 };
 
 }  // namespace isomer

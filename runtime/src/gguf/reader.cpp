@@ -226,9 +226,23 @@ std::optional<double> as_double(const Value& v) {
   return std::nullopt;
 }
 
+// Reads `size` bytes of `fd` into `dst` in chunks, reporting progress after each.
+void read_whole(int fd, const std::string& path, uint8_t* dst, size_t size,
+                const std::function<void(uint64_t, uint64_t)>& on_read) {
+  constexpr size_t kChunk = size_t{64} << 20;
+  for (size_t done = 0; done < size;) {
+    const ssize_t n = ::pread(fd, dst + done, std::min(kChunk, size - done), static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("{}: cannot read: {}", path, std::strerror(errno));
+    if (n == 0) fail("{}: the file shrank while it was read ({} of {} bytes)", path, done, size);
+    done += static_cast<size_t>(n);
+    if (on_read) on_read(done, size);
+  }
+}
+
 }  // namespace
 
-std::unique_ptr<File> File::open(const std::string& path) {
+std::unique_ptr<File> File::open(const std::string& path, const OpenOptions& options) {
   std::unique_ptr<File> file(new File());
   file->path_ = path;
 
@@ -248,12 +262,25 @@ std::unique_ptr<File> File::open(const std::string& path) {
     ::close(fd);
     fail("{}: file is empty (truncated before the GGUF header)", path);
   }
-  void* map = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+  const auto size = static_cast<size_t>(st.st_size);
+  void* map = options.use_mmap ? mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0)
+                               : mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   const int map_errno = errno;
-  ::close(fd);  // the mapping stays valid without the descriptor
-  if (map == MAP_FAILED) fail("{}: cannot map: {}", path, std::strerror(map_errno));
-  file->base_ = static_cast<const uint8_t*>(map);
+  if (map == MAP_FAILED) {
+    ::close(fd);
+    fail("{}: cannot {}: {}", path, options.use_mmap ? "map" : "allocate memory for", std::strerror(map_errno));
+  }
+  file->base_ = static_cast<const uint8_t*>(map);  // unmapped by ~File from here on
   file->size_ = static_cast<uint64_t>(st.st_size);
+  if (!options.use_mmap) {
+    try {
+      read_whole(fd, path, static_cast<uint8_t*>(map), size, options.on_read);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+  }
+  ::close(fd);  // a mapping stays valid without the descriptor
 
   Parser p(file->path_, file->base_, file->size_);
   file->version_ = check_header(p, file->base_);

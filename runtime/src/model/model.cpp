@@ -22,9 +22,30 @@ const TensorBinding* Model::weight(std::string_view name, const Device& device) 
   return it != bindings.end() && it->first == name ? &it->second : nullptr;
 }
 
+// The fraction of a load done, over the bytes it reads and uploads, for LoadOptions::progress.
+class LoadProgress {
+ public:
+  explicit LoadProgress(const std::function<bool(float)>& fn) : fn_(fn) {}
+  void add_work(uint64_t bytes) { total_ += bytes; }
+  void done(uint64_t bytes) { report(done_ += bytes); }
+  void finish() { report(total_ = done_ = std::max<uint64_t>(total_, 1)); }
+
+ private:
+  void report(uint64_t done) {
+    if (fn_ && !fn_(total_ ? static_cast<float>(static_cast<double>(done) / static_cast<double>(total_)) : 0.0f))
+      throw Cancelled("loading cancelled by the progress callback");
+  }
+  const std::function<bool(float)>& fn_;
+  uint64_t total_ = 0, done_ = 0;
+};
+
+namespace {
+constexpr uint64_t kUploadChunk = uint64_t{64} << 20;
+}  // namespace
+
 // All tensor data lies in one section of the file: the device gets it as one buffer, zero-copy
 // where it can address host memory, else uploaded once.
-void Model::place(Device& device, Placement& placement) const {
+void Model::place(Device& device, Placement& placement, LoadProgress& progress) const {
   const auto& tensors = file_->tensors();
   if (tensors.empty()) return;
   uint64_t end = 0;
@@ -35,10 +56,15 @@ void Model::place(Device& device, Placement& placement) const {
     try {
       placement.buffer = device.allocate(end);
     } catch (const Error& e) {
-      fail("{}: the weights ({} MiB) do not fit on {}: {}", file_->path(), end >> 20,
+      fail_with<DeviceError>("{}: the weights ({} MiB) do not fit on {}: {}", file_->path(), end >> 20,
            device.properties().id, e.what());
     }
-    placement.buffer->write(0, section, end);
+    progress.add_work(end);
+    for (uint64_t at = 0; at < end; at += kUploadChunk) {
+      const uint64_t n = std::min(kUploadChunk, end - at);
+      placement.buffer->write(at, section + at, n);
+      progress.done(n);
+    }
   }
   for (const auto& t : tensors) {
     TensorDesc desc{t.type, Shape(t.dims.rbegin(), t.dims.rend())};
@@ -50,7 +76,14 @@ void Model::place(Device& device, Placement& placement) const {
 
 std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& options) {
   std::unique_ptr<Model> m(new Model);
-  m->file_ = gguf::File::open(path);
+  LoadProgress progress(options.progress);
+  uint64_t read_before = 0;
+  const auto on_read = [&](uint64_t done, uint64_t total) {
+    if (read_before == 0) progress.add_work(total);
+    progress.done(done - read_before);
+    read_before = done;
+  };
+  m->file_ = gguf::File::open(path, {.use_mmap = options.use_mmap, .on_read = on_read});
   const gguf::File& file = *m->file_;
 
   const auto arch = file.get_string("general.architecture");
@@ -64,15 +97,16 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
 
   m->device_ = backend(options.backend).open(options.device, {.threads = options.threads, .kernels = options.kernels});
 
-  m->place(*m->device_, m->weights_);
+  m->place(*m->device_, m->weights_, progress);
   if (options.backend != "cpu") {
     m->cpu_ = backend("cpu").open(0, {.threads = options.threads});
-    m->place(*m->cpu_, m->host_weights_);
+    m->place(*m->cpu_, m->host_weights_, progress);
   }
 
   // Build a one-token graph now, so that a missing or misshapen tensor is reported at load.
   GraphBuilder builder(*m, Batch{.n_tokens = 1, .n_past = 0, .n_ctx = 1});
   architecture->build(builder);
+  progress.finish();
   return m;
 }
 
