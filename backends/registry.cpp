@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cpu/cpu_backend.h"
+#include "loader.h"
 #if ISOMER_HAS_VULKAN
 #include "vulkan/vulkan_backend.h"
 #endif
@@ -26,12 +27,17 @@ void Device::copy(const Buffer& src, size_t src_offset, Buffer& dst, size_t dst_
 namespace {
 std::vector<Backend*>& registry() {
   // One line per backend.
-  static std::vector<Backend*> all = {
-      &cpu::backend(),
+  // One line per built-in backend; then the backend modules found at run time (loader.cpp).
+  static std::vector<Backend*> all = [] {
+    std::vector<Backend*> v = {
+        &cpu::backend(),
 #if ISOMER_HAS_VULKAN
-      &vulkan::backend(),
+        &vulkan::backend(),
 #endif
-  };
+    };
+    load_backend_modules(v);
+    return v;
+  }();
   return all;
 }
 }  // namespace

@@ -27,6 +27,11 @@ void ModelOptions::add_to(CLI::App& cmd, bool model_optional) {
   cmd.add_flag("--strict", strict, "Fail instead of running ops the device lacks on the CPU");
   cmd.add_option("--kv-type", kv_type, "KV cache element type: F16, BF16 or F32")
       ->capture_default_str();
+  cmd.add_option("--kernels", kernels,
+                 "GPU backends: their own portable kernels, or the vendor library (cuBLAS) for "
+                 "matrix products")
+      ->check(CLI::IsMember({"portable", "vendor"}))
+      ->capture_default_str();
 }
 
 ContextOptions ModelOptions::context() const {
@@ -64,6 +69,7 @@ std::unique_ptr<Model> ModelOptions::load() {
   options.backend = device;
   options.threads = threads;
   options.use_mmap = !no_mmap;
+  options.kernels = kernels == "vendor" ? KernelChoice::Vendor : KernelChoice::Portable;
   if (const auto colon = device.find(':'); colon != std::string::npos) {
     options.backend = device.substr(0, colon);
     const std::string index = device.substr(colon + 1);

@@ -18,10 +18,11 @@ struct ModelOptions {
   int64_t n_ctx = 0;
   std::string kv_type = "F16";
   bool strict = false;
+  std::string kernels = "portable";  // GPU backends: portable | vendor
   bool no_mmap = false;
 
-  // Adds -m/--model (required unless `model_optional`), --backend/--device, -t, --ctx, --kv-type, --no-mmap,
-  // --strict.
+  // Adds -m/--model (required unless `model_optional`), --backend/--device, -t, --ctx, --kv-type,
+  // --no-mmap, --strict, --kernels.
   void add_to(CLI::App& cmd, bool model_optional = false);
   // Without -m, loads the built-in default model (synthesised on first use) and sets `path`
   // to it, saying so on stderr.

@@ -1,7 +1,8 @@
 // The one interface every backend implements: a Backend lists Devices; a Device allocates
 // Buffers, copies between them, says whether it runs an op (and if not, why), runs a
-// subgraph and synchronises. Adding a backend means a folder under backends/ plus one line in
-// backends/registry.cpp.
+// subgraph and synchronises. Adding a built-in backend means a folder under backends/ plus one
+// line in backends/registry.cpp; a backend module (backends/cuda, backends/hip) is a shared
+// object found at run time instead (isomer/backend_module.h).
 #pragma once
 
 #include <isomer/ops/op.h>
@@ -61,8 +62,13 @@ struct Step {
   std::string_view label;  // the node's name, for error messages
 };
 
+// Which kernels a GPU backend uses where it has a choice: its own portable ones, or the
+// vendor's library (cuBLAS) for matrix products where that library is present.
+enum class KernelChoice { Portable, Vendor };
+
 struct DeviceOptions {
   int threads = 0;  // CPU worker threads; 0 = all cores
+  KernelChoice kernels = KernelChoice::Portable;  // GPU backends; others ignore it
 };
 
 class Device {
@@ -95,8 +101,10 @@ class Backend {
   virtual std::unique_ptr<Device> open(int index, const DeviceOptions& options) = 0;
 };
 
-// Every backend compiled into this build, in registry order (cpu first), then those added
-// with add_backend.
+// Every backend compiled into this build, in registry order (cpu first), then the backend
+// modules found at run time (isomer/backend_module.h; cuda and hip are listed, as unavailable
+// with the reason, when their module is missing or fails to load), then those added with
+// add_backend.
 std::span<Backend* const> backends();
 // Registers a backend defined outside this library (a plugin, a test double); it must outlive
 // every use. isomer::Error if its name is taken.

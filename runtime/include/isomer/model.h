@@ -45,6 +45,8 @@ struct LoadOptions {
   std::string backend = "cpu";
   int device = 0;
   int threads = 0;  // CPU threads; 0 = all cores
+  // GPU backends: their portable kernels, or the vendor library (cuBLAS) for matrix products.
+  KernelChoice kernels = KernelChoice::Portable;
   bool use_mmap = true;  // false: read the file into memory (see gguf::File::OpenOptions)
   // Called with the fraction of the load done (reading without mmap, uploading weights to a
   // device), last with 1; returning false cancels the load with isomer::Cancelled.

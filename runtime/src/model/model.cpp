@@ -95,7 +95,7 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
   m->config_ = read_config(file, *arch);
   m->tokenizer_ = Tokenizer::from_gguf(file);
 
-  m->device_ = backend(options.backend).open(options.device, {.threads = options.threads});
+  m->device_ = backend(options.backend).open(options.device, {.threads = options.threads, .kernels = options.kernels});
 
   m->place(*m->device_, m->weights_, progress);
   if (options.backend != "cpu") {

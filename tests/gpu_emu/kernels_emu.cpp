@@ -1,0 +1,2 @@
+// The shared GPU kernels compiled for the CPU "vendor" (vendor_device.h in this folder).
+#include "kernels.cu"
