@@ -10,7 +10,8 @@ namespace isomer::vulkan {
 
 class Context {
  public:
-  explicit Context(const PhysicalDevice& phys);
+  // `baseline`: use none of the device's optional features (see DeviceOptions).
+  Context(const PhysicalDevice& phys, bool baseline);
   ~Context();
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
@@ -23,6 +24,8 @@ class Context {
   // Memory types: device-local and host-visible + coherent when the device has it (mapped
   // directly: unified memory, lavapipe, resizable BAR), device-local, and host-visible (staging).
   int mapped_type = -1, local_type = -1, staging_type = -1;
+  // Shaders may reduce with subgroup arithmetic, in workgroups of subgroup_size invocations.
+  bool subgroups = false;
 
   const std::string& id() const { return phys.properties.id; }
   VkCommandBuffer new_command_buffer();

@@ -63,6 +63,9 @@ struct Step {
 
 struct DeviceOptions {
   int threads = 0;  // CPU worker threads; 0 = all cores
+  // Leave the device's optional features unused (Vulkan: subgroup operations) and run the
+  // fallback paths that every device has: how tests cover them on a device with the features.
+  bool baseline = false;
 };
 
 class Device {
