@@ -81,6 +81,13 @@ std::vector<Case> all_cases() {
         cases.push_back({fmt::format("mul_mat_{}_{}x{}x{}", dtype_name(t), rows, k, m),
                          Op{MatMulParams{}}, {f32({rows, k}), {t, {m, k}}}, 0, mul_mat_nmse_bound(t)});
       }
+    // Long rows (many blocks per invocation of a GPU's split of k), and for the float types a
+    // length that is not a multiple of 4 (a partial last vector).
+    std::vector<std::array<int64_t, 3>> shapes{{1, 2048, 5}, {9, 2048, 5}};
+    if (block == 1) shapes.insert(shapes.end(), {{1, 37, 3}, {5, 37, 3}});
+    for (const auto& [rows, k, m] : shapes)
+      cases.push_back({fmt::format("mul_mat_{}_{}x{}x{}", dtype_name(t), rows, k, m),
+                       Op{MatMulParams{}}, {f32({rows, k}), {t, {m, k}}}, 0, mul_mat_nmse_bound(t)});
     cases.push_back({fmt::format("copy_{}", dtype_name(t)), Op{CopyParams{}},
                      {{t, {3, block == 256 ? 512 : 96}}}});
     cases.push_back({fmt::format("get_rows_{}", dtype_name(t)), Op{GetRowsParams{}},
@@ -173,9 +180,17 @@ double nmse(const TensorDesc& d, const std::vector<uint8_t>& got, const std::vec
 using Param = std::tuple<std::string, Case>;
 class Conformance : public testing::TestWithParam<Param> {};
 
+// "<backend>_baseline" runs the backend with DeviceOptions::baseline (its fallback paths).
+constexpr std::string_view kBaseline = "_baseline";
+
 TEST_P(Conformance, MatchesReference) {
-  const auto& [backend_name, c] = GetParam();
-  auto device = backend(backend_name).open(0, {});
+  auto [backend_name, c] = GetParam();
+  DeviceOptions options;
+  if (backend_name.ends_with(kBaseline)) {
+    backend_name.resize(backend_name.size() - kBaseline.size());
+    options.baseline = true;
+  }
+  auto device = backend(backend_name).open(0, options);
   std::mt19937 rng(1234);
 
   std::vector<std::vector<uint8_t>> host;
@@ -229,6 +244,28 @@ TEST_P(Conformance, MatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Ops, Conformance,
                          testing::Combine(testing::ValuesIn(test::available_backends()),
                                           testing::ValuesIn(all_cases())),
+                         [](const testing::TestParamInfo<Param>& info) {
+                           return std::get<0>(info.param) + "_" + std::get<1>(info.param).name;
+                         });
+
+// The Vulkan backend's fallbacks for devices without subgroup arithmetic, on every device: the
+// cases of the ops that have such a path.
+std::vector<std::string> baseline_backends() {
+  std::vector<std::string> names;
+  for (const std::string& b : available_backends())
+    if (b == "vulkan") names.push_back(b + std::string(kBaseline));
+  return names;
+}
+std::vector<Case> baseline_cases() {
+  std::vector<Case> cases;
+  for (Case& c : all_cases())
+    if (c.op.kind() == OpKind::MatMul) cases.push_back(std::move(c));
+  return cases;
+}
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Conformance);
+INSTANTIATE_TEST_SUITE_P(Baseline, Conformance,
+                         testing::Combine(testing::ValuesIn(baseline_backends()),
+                                          testing::ValuesIn(baseline_cases())),
                          [](const testing::TestParamInfo<Param>& info) {
                            return std::get<0>(info.param) + "_" + std::get<1>(info.param).name;
                          });

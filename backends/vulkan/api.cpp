@@ -80,6 +80,9 @@ bool describe(const Api& api, PhysicalDevice& d, std::string& why) {
   }
   d.compute_queue_family = static_cast<uint32_t>(compute - families.begin());
   d.type = p.deviceType;
+  d.subgroup_size = subgroup.subgroupSize;
+  d.subgroup_arithmetic = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                          (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
   d.limits = p.limits;
 
   VkPhysicalDeviceMemoryProperties mem;
@@ -95,6 +98,7 @@ bool describe(const Api& api, PhysicalDevice& d, std::string& why) {
   dp.extra = {{"type", std::string(type_name(p.deviceType))},
               {"vulkan", version(p.apiVersion)},
               {"subgroup size", std::to_string(subgroup.subgroupSize)},
+              {"subgroup arithmetic", d.subgroup_arithmetic ? "yes" : "no"},
               {"fp16", f12.shaderFloat16 ? "yes" : "no"},
               {"int8", f12.shaderInt8 ? "yes" : "no"}};
   return true;

@@ -39,6 +39,8 @@ struct PhysicalDevice {
   VkPhysicalDeviceType type = VK_PHYSICAL_DEVICE_TYPE_OTHER;
   VkPhysicalDeviceLimits limits{};
   uint32_t compute_queue_family = 0;
+  uint32_t subgroup_size = 0;
+  bool subgroup_arithmetic = false;  // subgroupAdd & co. in compute shaders
   DeviceProperties properties;  // id "vulkan:N" in the order devices are listed (best first)
 };
 

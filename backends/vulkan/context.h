@@ -11,7 +11,8 @@ namespace isomer::vulkan {
 
 class Context {
  public:
-  explicit Context(const PhysicalDevice& phys);
+  // `baseline`: use none of the device's optional features (see DeviceOptions).
+  Context(const PhysicalDevice& phys, bool baseline);
   ~Context();
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
@@ -28,6 +29,8 @@ class Context {
   // that a driver which over-commits (lavapipe allocates host memory) still reports an
   // exhausted device instead of paging or being killed.
   std::atomic<uint64_t> device_bytes_in_use{0};
+  // Shaders may reduce with subgroup arithmetic, in workgroups of subgroup_size invocations.
+  bool subgroups = false;
 
   const std::string& id() const { return phys.properties.id; }
   VkCommandBuffer new_command_buffer();

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace isomer::vulkan {
@@ -41,6 +42,11 @@ uint32_t f32_bits(float f) {
 }
 
 constexpr uint32_t kElementwiseGroup = 256;  // local_size_x of the element-wise shaders
+constexpr uint32_t kReduceGroup = 32;        // workgroup size of shared-memory reductions
+// Products of at most this many activation rows run as matrix-vector products (mul_mv, one
+// dispatch row each); larger ones as mul_mat, whose summation order the fidelity references
+// were measured with (see docs/BENCHMARKS.md on why prefill keeps it for now).
+constexpr int64_t kMatVecRows = 4;
 uint64_t groups_for(int64_t n) { return (static_cast<uint64_t>(n) + kElementwiseGroup - 1) / kElementwiseGroup; }
 
 // The cos/sin table of a RoPE step, computed on the host by the reference's rope_angles (exact
@@ -107,9 +113,21 @@ void record_step(Recorder& rec, const Step& s) {
                             static_cast<uint64_t>(blocks));
         x = {0, &q, 0, q.size(), false};
       }
-      rec.dispatch_groups(variant("mul_mat", in[1].desc.type), {x, operand(1, in[1]), out(2)},
-                          {u32(rows), u32(k), u32(m), u32(row_bytes(in[1].desc.type, k))},
-                          static_cast<uint64_t>(m), u32((rows + 7) / 8));
+      if (rows <= kMatVecRows) {
+        // Decode: workgroups of one subgroup where subgroupAdd is there (several subgroups on
+        // wide ones), else of kReduceGroup invocations.
+        const Context& ctx = rec.context();
+        const uint32_t wg = ctx.subgroups ? std::clamp(ctx.phys.subgroup_size, 8u, 128u) : kReduceGroup;
+        rec.dispatch_groups(variant(ctx.subgroups ? "mul_mv_sg" : "mul_mv", in[1].desc.type),
+                            {x, operand(1, in[1]), out(2)},
+                            {u32(rows), u32(k), u32(m), u32(row_bytes(in[1].desc.type, k)),
+                             x.offset % 16 == 0 && k % 4 == 0 ? 1u : 0u},
+                            static_cast<uint64_t>(m), u32(rows), {wg, 1});
+      } else {
+        rec.dispatch_groups(variant("mul_mat", in[1].desc.type), {x, operand(1, in[1]), out(2)},
+                            {u32(rows), u32(k), u32(m), u32(row_bytes(in[1].desc.type, k))},
+                            static_cast<uint64_t>(m), u32((rows + 7) / 8));
+      }
       return;
     }
     case OpKind::GetRows: {

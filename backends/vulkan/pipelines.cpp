@@ -2,7 +2,10 @@
 
 #include <isomer/error.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <vector>
 
 #include "shaders.h"
 
@@ -43,8 +46,10 @@ Pipelines::~Pipelines() {
 
 bool Pipelines::has(const std::string& variant) { return find_shader(variant) != nullptr; }
 
-VkPipeline Pipelines::get(const std::string& variant) {
-  if (const auto it = cache_.find(variant); it != cache_.end()) return it->second;
+VkPipeline Pipelines::get(const std::string& variant, std::span<const uint32_t> spec) {
+  std::string key = variant;
+  for (uint32_t v : spec) key += fmt::format("/{}", v);
+  if (const auto it = cache_.find(key); it != cache_.end()) return it->second;
   const Shader* shader = find_shader(variant);
   if (!shader) fail("{}: no shader '{}' in this build", ctx_.id(), variant);
   const auto& api = ctx_.api;
@@ -58,12 +63,17 @@ VkPipeline Pipelines::get(const std::string& variant) {
   info.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
   info.stage.module = module;
   info.stage.pName = "main";
+  std::vector<VkSpecializationMapEntry> entries;
+  for (uint32_t i = 0; i < spec.size(); ++i) entries.push_back({i, i * 4u, 4u});
+  const VkSpecializationInfo spec_info{static_cast<uint32_t>(entries.size()), entries.data(),
+                                       spec.size_bytes(), spec.data()};
+  if (!spec.empty()) info.stage.pSpecializationInfo = &spec_info;
   info.layout = layout_;
   VkPipeline pipeline;
   const VkResult r = api.vkCreateComputePipelines(ctx_.device, VK_NULL_HANDLE, 1, &info, nullptr, &pipeline);
   api.vkDestroyShaderModule(ctx_.device, module, nullptr);
   if (r != VK_SUCCESS) fail("{}: building the shader '{}' failed: {}", ctx_.id(), variant, result_name(r));
-  cache_.emplace(variant, pipeline);
+  cache_.emplace(std::move(key), pipeline);
   return pipeline;
 }
 

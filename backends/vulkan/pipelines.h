@@ -1,9 +1,10 @@
 // Compute pipelines, built on first use from the embedded SPIR-V and cached per variant
-// ("<shader>" or "<shader>_<TYPE>"). Every shader shares one layout: kBindings storage buffers
-// and kPushBytes of push constants.
+// ("<shader>" or "<shader>_<TYPE>") and specialisation (the values of constant_id 0, 1, ...).
+// Every shader shares one layout: kBindings storage buffers and kPushBytes of push constants.
 #pragma once
 
 #include <map>
+#include <span>
 #include <string>
 
 #include "context.h"
@@ -20,7 +21,7 @@ class Pipelines {
   Pipelines(const Pipelines&) = delete;
   Pipelines& operator=(const Pipelines&) = delete;
 
-  VkPipeline get(const std::string& variant);
+  VkPipeline get(const std::string& variant, std::span<const uint32_t> spec = {});
   static bool has(const std::string& variant);
   VkPipelineLayout layout() const { return layout_; }
   VkDescriptorSetLayout set_layout() const { return set_layout_; }

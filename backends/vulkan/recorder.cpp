@@ -3,6 +3,7 @@
 #include <isomer/error.h>
 
 #include <algorithm>
+#include <bit>
 
 namespace isomer::vulkan {
 namespace {
@@ -35,10 +36,11 @@ void Recorder::barrier_if_needed(std::initializer_list<Operand> operands) {
 }
 
 void Recorder::dispatch(const std::string& variant, std::initializer_list<Operand> operands,
-                        std::initializer_list<uint32_t> push, uint32_t x, uint32_t y, uint32_t z) {
+                        std::initializer_list<uint32_t> push, uint32_t x, uint32_t y, uint32_t z,
+                        std::initializer_list<uint32_t> spec) {
   if (x == 0 || y == 0 || z == 0) return;
   const auto& api = ctx_.api;
-  const VkPipeline pipeline = pipelines_.get(variant);
+  const VkPipeline pipeline = pipelines_.get(variant, {spec.begin(), spec.size()});
   barrier_if_needed(operands);
 
   VkDescriptorSetLayout layout = pipelines_.set_layout();
@@ -98,10 +100,11 @@ void Recorder::dispatch(const std::string& variant, std::initializer_list<Operan
 }
 
 void Recorder::dispatch_groups(const std::string& variant, std::initializer_list<Operand> operands,
-                               std::initializer_list<uint32_t> push, uint64_t n, uint32_t z) {
+                               std::initializer_list<uint32_t> push, uint64_t n, uint32_t z,
+                               std::initializer_list<uint32_t> spec) {
   if (n > kMaxGroups * kMaxGroups) fail("{} needs {} workgroups, more than a dispatch allows", variant, n);
   dispatch(variant, operands, push, static_cast<uint32_t>(std::min(n, kMaxGroups)),
-           static_cast<uint32_t>((n + kMaxGroups - 1) / kMaxGroups), z);
+           static_cast<uint32_t>((n + kMaxGroups - 1) / kMaxGroups), z, spec);
 }
 
 void Recorder::copy(const Operand& src, const Operand& dst) {
@@ -120,9 +123,22 @@ void Recorder::copy(const Operand& src, const Operand& dst) {
   writes_.clear();
 }
 
-DeviceBuffer& Recorder::scratch(size_t bytes) {
-  scratch_.push_back(std::make_unique<DeviceBuffer>(ctx_, bytes));
-  return *scratch_.back();
+DeviceBuffer& ScratchPool::take(size_t bytes) {
+  auto best = free_.end();
+  for (auto it = free_.begin(); it != free_.end(); ++it)
+    if ((*it)->size() >= bytes && (best == free_.end() || (*it)->size() < (*best)->size())) best = it;
+  if (best == free_.end()) {
+    used_.push_back(std::make_unique<DeviceBuffer>(ctx_, std::bit_ceil(std::max<size_t>(bytes, 256))));
+  } else {
+    used_.push_back(std::move(*best));
+    free_.erase(best);
+  }
+  return *used_.back();
+}
+
+void ScratchPool::release_all() {
+  for (auto& b : used_) free_.push_back(std::move(b));
+  used_.clear();
 }
 
 void Recorder::finish() {

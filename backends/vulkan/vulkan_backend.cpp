@@ -1,25 +1,34 @@
 // The Vulkan backend: devices from the process-wide instance (best first), and a Device that
 // records each run's steps into one command buffer, submits it, and waits on a fence in
-// synchronize().
+// synchronize(). The command buffer, fence, descriptor pool and scratch buffers are the
+// device's, reused from run to run.
 #include "vulkan_backend.h"
 
 #include <isomer/error.h>
+
+#include <bit>
+#include <cstdlib>
+#include <string_view>
 
 #include "ops.h"
 
 namespace isomer::vulkan {
 namespace {
 
+constexpr size_t kMaxDispatchesPerStep = 2;  // a K-quant product: quantize_q8k, then the product
+
 class VulkanDevice final : public Device {
  public:
-  explicit VulkanDevice(const PhysicalDevice& phys)
-      : ctx_(phys), pipelines_(ctx_), cmd_(ctx_.new_command_buffer()), fence_(ctx_.new_fence()) {}
+  VulkanDevice(const PhysicalDevice& phys, bool baseline)
+      : ctx_(phys, baseline), pipelines_(ctx_), cmd_(ctx_.new_command_buffer()),
+        fence_(ctx_.new_fence()), scratch_(ctx_) {}
   ~VulkanDevice() override {
     try {
       finish();
     } catch (const Error&) {
       // A lost device while closing: nothing left to report it to.
     }
+    if (descriptors_) ctx_.api.vkDestroyDescriptorPool(ctx_.device, descriptors_, nullptr);
     ctx_.api.vkDestroyFence(ctx_.device, fence_, nullptr);
   }
 
@@ -34,29 +43,21 @@ class VulkanDevice final : public Device {
   void run(std::span<const Step> steps) override {
     finish();
     const auto& api = ctx_.api;
-    const uint32_t sets = static_cast<uint32_t>(std::max<size_t>(1, steps.size()));
-    const VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, sets * kBindings};
-    auto pool_info = make<VkDescriptorPoolCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO);
-    pool_info.maxSets = sets;
-    pool_info.poolSizeCount = 1;
-    pool_info.pPoolSizes = &size;
-    check(api.vkCreateDescriptorPool(ctx_.device, &pool_info, nullptr, &descriptors_),
-          "vkCreateDescriptorPool");
+    reserve_descriptor_sets(kMaxDispatchesPerStep * steps.size());
     check(api.vkResetCommandBuffer(cmd_, 0), "vkResetCommandBuffer");
     auto begin = make<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
     begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     check(api.vkBeginCommandBuffer(cmd_, &begin), "vkBeginCommandBuffer");
-    Recorder rec(ctx_, pipelines_, cmd_, descriptors_);
+    Recorder rec(ctx_, pipelines_, cmd_, descriptors_, scratch_);
     for (const Step& s : steps) {
       try {
         record_step(rec, s);
       } catch (const Error& e) {
-        scratch_ = rec.take_scratch();
+        finish();  // nothing was submitted: takes back what the recorded steps used
         fail("{} at node {}: {}", ctx_.id(), s.label, e.what());
       }
     }
     rec.finish();
-    scratch_ = rec.take_scratch();
     check(api.vkEndCommandBuffer(cmd_), "vkEndCommandBuffer");
     auto submit = make<VkSubmitInfo>(VK_STRUCTURE_TYPE_SUBMIT_INFO);
     submit.commandBufferCount = 1;
@@ -67,15 +68,30 @@ class VulkanDevice final : public Device {
   void synchronize() override { finish(); }
 
  private:
-  // Waits for the submitted run, then frees what it used.
+  // Waits for the submitted run (if any), then takes back what it used.
   void finish() {
     if (in_flight_) {
       in_flight_ = false;
       ctx_.wait(fence_);
     }
-    scratch_.clear();
+    scratch_.release_all();
+    if (descriptors_)
+      check(ctx_.api.vkResetDescriptorPool(ctx_.device, descriptors_, 0), "vkResetDescriptorPool");
+  }
+
+  // A descriptor pool (reset, not freed, between runs) with room for `sets` sets, at least.
+  void reserve_descriptor_sets(size_t sets) {
+    if (descriptors_ && sets <= pool_sets_) return;
     if (descriptors_) ctx_.api.vkDestroyDescriptorPool(ctx_.device, descriptors_, nullptr);
     descriptors_ = VK_NULL_HANDLE;
+    pool_sets_ = std::max<uint32_t>(256, static_cast<uint32_t>(std::bit_ceil(sets)));
+    const VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, pool_sets_ * kBindings};
+    auto info = make<VkDescriptorPoolCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO);
+    info.maxSets = pool_sets_;
+    info.poolSizeCount = 1;
+    info.pPoolSizes = &size;
+    check(ctx_.api.vkCreateDescriptorPool(ctx_.device, &info, nullptr, &descriptors_),
+          "vkCreateDescriptorPool");
   }
 
   Context ctx_;
@@ -83,7 +99,8 @@ class VulkanDevice final : public Device {
   VkCommandBuffer cmd_;
   VkFence fence_;
   VkDescriptorPool descriptors_ = VK_NULL_HANDLE;
-  std::vector<std::unique_ptr<DeviceBuffer>> scratch_;  // alive until the run completes
+  uint32_t pool_sets_ = 0;
+  ScratchPool scratch_;
   bool in_flight_ = false;
 };
 
@@ -96,13 +113,16 @@ class VulkanBackend final : public Backend {
     return out;
   }
   std::string unavailable_reason() override { return instance().unavailable; }
-  std::unique_ptr<Device> open(int index, const DeviceOptions&) override {
+  std::unique_ptr<Device> open(int index, const DeviceOptions& options) override {
     const auto& devices = instance().devices;
     if (devices.empty()) fail("backend vulkan is unavailable: {}", instance().unavailable);
     if (index < 0 || static_cast<size_t>(index) >= devices.size())
       fail("backend vulkan: no device {} (there are {}: vulkan:0 to vulkan:{})", index,
            devices.size(), devices.size() - 1);
-    return std::make_unique<VulkanDevice>(devices[static_cast<size_t>(index)]);
+    // ISOMER_VULKAN_BASELINE=1 does what options.baseline does, for a whole process.
+    const char* env = std::getenv("ISOMER_VULKAN_BASELINE");
+    const bool baseline = options.baseline || (env && std::string_view(env) == "1");
+    return std::make_unique<VulkanDevice>(devices[static_cast<size_t>(index)], baseline);
   }
 };
 

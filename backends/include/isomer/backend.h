@@ -69,6 +69,9 @@ enum class KernelChoice { Portable, Vendor };
 struct DeviceOptions {
   int threads = 0;  // CPU worker threads; 0 = all cores
   KernelChoice kernels = KernelChoice::Portable;  // GPU backends; others ignore it
+  // Leave the device's optional features unused (Vulkan: subgroup operations) and run the
+  // fallback paths that every device has: how tests cover them on a device with the features.
+  bool baseline = false;
 };
 
 class Device {
