@@ -252,7 +252,7 @@ INSTANTIATE_TEST_SUITE_P(Ops, Conformance,
 // cases of the ops that have such a path.
 std::vector<std::string> baseline_backends() {
   std::vector<std::string> names;
-  for (const std::string& b : available_backends())
+  for (const std::string& b : test::available_backends())
     if (b == "vulkan") names.push_back(b + std::string(kBaseline));
   return names;
 }

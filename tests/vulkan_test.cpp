@@ -12,6 +12,9 @@
 #include <sys/wait.h>
 
 #include "test_data.h"
+#if ISOMER_HAS_VULKAN
+#include "vulkan/shaders.h"
+#endif
 
 namespace isomer {
 namespace {
@@ -175,6 +178,39 @@ TEST(Vulkan, UnsupportedCasesSayWhy) {
   const Support s = device->supports(store, in, in[1]);
   EXPECT_FALSE(s.ok);
   EXPECT_NE(s.reason.find("no Vulkan shader yet"), std::string::npos) << s.reason;
+
+  // An embedding larger than one storage-buffer binding can address (any device: 4 GiB+).
+  const Op rows{GetRowsParams{}};
+  const std::vector<TensorDesc> big{{DType::F32, {int64_t{1} << 20, 1024}}, {DType::I32, {2}}};
+  const Support too_big = device->supports(rows, big, {DType::F32, {2, 1024}});
+  EXPECT_FALSE(too_big.ok);
+  EXPECT_NE(too_big.reason.find("exceeds the device's storage buffer range"), std::string::npos) << too_big.reason;
+}
+
+// Every embedded module is well-formed SPIR-V; a corrupt or too-new one is an error naming the
+// shader before any driver sees it (drivers do not validate SPIR-V: giving them a bad module
+// would be undefined behaviour, not a testable error).
+TEST(Vulkan, ShaderThatCannotBuildIsAClearError) {
+#if !ISOMER_HAS_VULKAN
+  GTEST_SKIP() << "no Vulkan device: " << no_device_reason();
+#else
+  ASSERT_FALSE(vulkan::shaders().empty());
+  for (const vulkan::Shader& s : vulkan::shaders()) EXPECT_NO_THROW(vulkan::check_spirv(s)) << s.name;
+  const uint32_t text[] = {0x736c2023, 0x6f697372, 0x3430206e, 0x000a3035, 0};  // "#version 450"
+  const uint32_t future[] = {0x07230203, 0x00010600, 0, 16, 0};
+  const auto message = [](const vulkan::Shader& s) {
+    try {
+      vulkan::check_spirv(s);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message({"broken", text}).find("the shader 'broken' is not a SPIR-V module"), std::string::npos)
+      << message({"broken", text});
+  EXPECT_NE(message({"next", future}).find("SPIR-V 1.6, newer than"), std::string::npos) << message({"next", future});
+  EXPECT_NE(message({"empty", {}}).find("not a SPIR-V module (0 words)"), std::string::npos);
+#endif
 }
 
 // `isomer devices` with `env` before it: its output; fails the test on a non-zero exit.

@@ -71,7 +71,28 @@ DeviceBuffer& rope_table(Recorder& rec, const Step& s, const RopeParams& p) {
 
 }  // namespace
 
-Support supports_op(const Op& op, std::span<const TensorDesc> in, const TensorDesc& out) {
+// Shaders see an operand through one storage-buffer binding, which the device caps (lavapipe:
+// 128 MiB); larger operands (a big vocabulary's embedding) run where nothing caps them.
+Support fits_bindings(const Op& op, std::span<const TensorDesc> in, const TensorDesc& out,
+                      const VkPhysicalDeviceLimits& limits) {
+  const uint64_t max = limits.maxStorageBufferRange, slack = limits.minStorageBufferOffsetAlignment + 4;
+  uint64_t largest = out.bytes();
+  for (const TensorDesc& d : in) largest = std::max<uint64_t>(largest, d.bytes());
+  if (op.kind() == OpKind::Attention) {  // its score scratch: rows x heads x positions floats
+    const auto& p = std::get<AttentionParams>(op.params);
+    const uint64_t rows = static_cast<uint64_t>(in[0].rows());
+    largest = std::max<uint64_t>(largest, rows * static_cast<uint64_t>(p.heads) *
+                                              static_cast<uint64_t>(p.n_past + in[0].rows()) * 4);
+  }
+  if (largest + slack > max)
+    return Support::no(fmt::format("{}: an operand of {} bytes exceeds the device's storage buffer range ({} bytes)",
+                                   op.name(), largest, max));
+  return Support::yes();
+}
+
+Support supports_op(const Op& op, std::span<const TensorDesc> in, const TensorDesc& out,
+                    const VkPhysicalDeviceLimits& limits) {
+  if (Support fits = fits_bindings(op, in, out, limits); !fits) return fits;
   switch (op.kind()) {
     case OpKind::MatMul:
     case OpKind::GetRows: {

@@ -6,7 +6,8 @@
 
 namespace isomer::vulkan {
 
-Support supports_op(const Op& op, std::span<const TensorDesc> inputs, const TensorDesc& output);
+Support supports_op(const Op& op, std::span<const TensorDesc> inputs, const TensorDesc& output,
+                    const VkPhysicalDeviceLimits& limits);
 void record_step(Recorder& rec, const Step& step);
 
 }  // namespace isomer::vulkan

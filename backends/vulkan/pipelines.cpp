@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+
+#include <fmt/format.h>
 #include <vector>
 
 #include "shaders.h"
@@ -19,6 +21,17 @@ const Shader* find_shader(std::string_view name) {
 }
 
 }  // namespace
+
+void check_spirv(const Shader& shader) {
+  constexpr uint32_t kMagic = 0x07230203, kMaxVersion = 0x00010500;  // SPIR-V 1.5: Vulkan 1.2
+  const auto& code = shader.code;
+  if (code.size() < 5 || code[0] != kMagic)
+    fail("the shader '{}' is not a SPIR-V module ({} words{})", shader.name, code.size(),
+         code.empty() ? "" : fmt::format(", first 0x{:08x}", code[0]));
+  if (code[1] > kMaxVersion)
+    fail("the shader '{}' is SPIR-V {}.{}, newer than Vulkan 1.2 devices take (1.5)", shader.name,
+         (code[1] >> 16) & 0xff, (code[1] >> 8) & 0xff);
+}
 
 Pipelines::Pipelines(Context& ctx) : ctx_(ctx) {
   VkDescriptorSetLayoutBinding bindings[kBindings];
@@ -52,6 +65,7 @@ VkPipeline Pipelines::get(const std::string& variant, std::span<const uint32_t> 
   if (const auto it = cache_.find(key); it != cache_.end()) return it->second;
   const Shader* shader = find_shader(variant);
   if (!shader) fail("{}: no shader '{}' in this build", ctx_.id(), variant);
+  check_spirv(*shader);
   const auto& api = ctx_.api;
   auto module_info = make<VkShaderModuleCreateInfo>(VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO);
   module_info.codeSize = shader->code.size_bytes();

@@ -15,4 +15,9 @@ struct Shader {
 
 std::span<const Shader> shaders();
 
+// isomer::Error naming the shader unless `code` is a SPIR-V module a Vulkan 1.2 device takes
+// (magic number, version at most 1.5, a header): drivers do not validate what they are given,
+// so a corrupt or mismatched module would otherwise be undefined behaviour, not an error.
+void check_spirv(const Shader& shader);
+
 }  // namespace isomer::vulkan

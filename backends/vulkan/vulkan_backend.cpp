@@ -38,7 +38,7 @@ class VulkanDevice final : public Device {
   }
   Support supports(const Op& op, std::span<const TensorDesc> inputs,
                    const TensorDesc& output) const override {
-    return supports_op(op, inputs, output);
+    return supports_op(op, inputs, output, ctx_.phys.limits);
   }
   void run(std::span<const Step> steps) override {
     finish();

@@ -35,3 +35,14 @@ check "CMake package, C++" "$work/cmake-build/consumer_cpp"
 LD_LIBRARY_PATH=$libdir check "pkg-config, C" "$work/pkgconfig_c"
 "$prefix/bin/isomer" run -m "$model" -p "$prompt" -n 4 --temp 0 >/dev/null 2>&1
 echo "installed CLI: ok"
+
+# The installed CLI finds the installed backend modules: it says about each backend what the
+# build tree's CLI says (a module it could not find would be reported with dlopen's error).
+if [[ "$("$prefix/bin/isomer" devices 2>&1)" != "$("$build/bin/isomer" devices 2>&1)" ]]; then
+  diff <("$build/bin/isomer" devices 2>&1) <("$prefix/bin/isomer" devices 2>&1) >&2 || true
+  exit 1
+fi
+for module in "$build"/lib/isomer-backends/*.so; do
+  [[ -e "$module" ]] && test -f "$libdir/isomer-backends/$(basename "$module")"
+done
+echo "installed backend modules: ok"
