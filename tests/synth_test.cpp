@@ -147,7 +147,8 @@ TEST(Synth, TokenizersRoundTripAndKnowTheirSpecialTokens) {
   for (const Expect& e : {Expect{"tiny", "<|im_end|>", 1020, 1021, 1023, true},
                           Expect{"qwen2.5-0.5b", "<|im_end|>", 151643, 151645, 151645, false},
                           Expect{"qwen3-0.6b", "<think>", 151643, 151645, 151667, false},
-                          Expect{"llama-3.2-1b", "<|eot_id|>", 128000, 128009, 128009, true}}) {
+                          Expect{"llama-3.2-1b", "<|eot_id|>", 128000, 128009, 128009, true},
+                          Expect{"tinyllama-1.1b", "</s>", 1, 2, 2, true}}) {
     SCOPED_TRACE(e.like);
     const auto file = metadata_file(synth::plan(like(e.like)), e.like);
     const auto tok = Tokenizer::from_gguf(*file);
@@ -215,6 +216,19 @@ TEST(Synth, LikesHaveTheRealModelsShapes) {
     EXPECT_EQ(find(p, e.tensor).dims, e.dims);
     EXPECT_THROW(find(p, "output.weight"), Error);  // tied
   }
+  // TinyLlama: untied, and a SentencePiece vocabulary.
+  const auto tl = synth::plan(like("tinyllama-1.1b"));
+  EXPECT_EQ(tl.n_params, 1100048384);
+  EXPECT_EQ(find(tl, "output.weight").dims, (std::vector<int64_t>{2048, 32000}));
+  EXPECT_EQ(find(tl, "blk.21.attn_k.weight").dims, (std::vector<int64_t>{2048, 256}));
+  EXPECT_EQ(std::get<std::string>(meta(tl, "tokenizer.ggml.model").data), "llama");
+  const auto& tokens = std::get<gguf::Value::Array>(meta(tl, "tokenizer.ggml.tokens").data);
+  ASSERT_EQ(tokens.size(), 32000u);
+  EXPECT_EQ(std::get<std::string>(tokens[0].data), "<unk>");
+  EXPECT_EQ(std::get<std::string>(tokens[3].data), "<0x00>");
+  EXPECT_EQ(std::get<uint64_t>(meta(synth::plan(like("tinyllama-1.1b", "q4_k_m")),
+                                    "general.file_type").data), 15u);
+
   const auto q3 = synth::plan(like("qwen3-0.6b"));
   EXPECT_EQ(find(q3, "blk.0.attn_k_norm.weight").dims, std::vector<int64_t>{128});
   EXPECT_EQ(std::get<uint64_t>(meta(q3, "qwen3.attention.key_length").data), 128u);

@@ -11,5 +11,7 @@ void add_logits(CLI::App& app);
 void add_inspect(CLI::App& app);
 void add_devices(CLI::App& app);
 void add_synth(CLI::App& app);
+void add_quantize(CLI::App& app);
+void add_bench(CLI::App& app);
 
 }  // namespace isomer::cli

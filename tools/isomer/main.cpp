@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   isomer::cli::add_inspect(app);
   isomer::cli::add_devices(app);
   isomer::cli::add_synth(app);
+  isomer::cli::add_quantize(app);
+  isomer::cli::add_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

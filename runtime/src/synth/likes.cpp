@@ -48,6 +48,15 @@ std::vector<SpecialToken> llama3_specials() {
   return s;
 }
 
+// TinyLlama-1.1B-Chat-v1.0's template (Zephyr's).
+constexpr std::string_view kZephyrChat =
+    "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + "
+    "message['content'] + eos_token }}\n{% elif message['role'] == 'system' %}\n{{ "
+    "'<|system|>\n' + message['content'] + eos_token }}\n{% elif message['role'] == "
+    "'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + eos_token }}\n{% endif "
+    "%}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif %}\n{% "
+    "endfor %}";
+
 std::vector<Like> make_table() {
   std::vector<Like> t;
   t.push_back({
@@ -163,6 +172,33 @@ std::vector<Like> make_table() {
       .eot = 128009,
       .add_bos = true,
       .chat_template = kLlama3Chat,
+  });
+  t.push_back({
+      .name = "tinyllama-1.1b",
+      .arch = "llama",
+      .description = "TinyLlama-1.1B-Chat-v1.0: 22 layers, d 2048, 32 heads / 4 KV, ffn 5632, "
+                     "vocab 32000 SentencePiece, untied output",
+      .default_type = "q8_0",
+      .general_name = "TinyLlama 1.1B Chat v1.0",
+      .size_label = "1.1B",
+      .n_layer = 22,
+      .n_embd = 2048,
+      .n_head = 32,
+      .n_head_kv = 4,
+      .head_dim = 64,
+      .n_ff = 5632,
+      .n_ctx = 2048,
+      .rope_base = 10000.0f,
+      .norm_eps = 1e-5f,
+      .llama_keys = true,
+      .vocab = {.size = 32000, .first_special = 32000, .specials = {}},
+      .spm = true,
+      .pre = "default",
+      .bos = 1,
+      .eos = 2,
+      .pad = 2,
+      .add_bos = true,
+      .chat_template = kZephyrChat,
   });
   return t;
 }

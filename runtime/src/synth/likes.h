@@ -25,6 +25,7 @@ struct Like {
   bool llama_keys = false;      // writes vocab_size and rope.dimension_count
   bool llama3_rope = false;     // rope_freqs.weight from Llama 3's long-context rule
   VocabSpec vocab;
+  bool spm = false;             // a SentencePiece ("llama") vocabulary, else byte-level BPE
   std::string_view pre;         // tokenizer.ggml.pre
   int32_t bos = -1, eos = -1, eot = -1, pad = -1;
   bool add_bos = false;

@@ -1,7 +1,8 @@
-// Synthetic GGUF files: the tensor plan and metadata of a like, llama.cpp's choice of weight
-// type per tensor, seeded weights generated and quantised one tensor at a time, and the
-// cached default model.
+// Synthetic GGUF files: the tensor plan and metadata of a like, the weight type of each tensor
+// as llama-quantize would choose it (isomer/quantize.h, shared with `isomer quantize`), seeded
+// weights generated and quantised one tensor at a time, and the cached default model.
 #include <isomer/error.h>
+#include <isomer/quantize.h>
 #include <isomer/synth.h>
 
 #include <fmt/format.h>
@@ -21,24 +22,8 @@
 namespace isomer::synth {
 namespace {
 
-// A --type: the weight type most matrices get, and llama.cpp's LLAMA_FTYPE for the file.
-struct WeightType {
-  std::string_view name;
-  DType base;
-  uint32_t file_type;
-  bool k_mix;  // the _M mixes: more bits for half of attn_v and ffn_down
-};
-constexpr WeightType kTypes[] = {
-    {"f32", DType::F32, 0, false},     {"f16", DType::F16, 1, false},
-    {"bf16", DType::BF16, 32, false},  {"q8_0", DType::Q8_0, 7, false},
-    {"q6_k", DType::Q6_K, 18, false},  {"q5_k_m", DType::Q5_K, 17, true},
-    {"q5_1", DType::Q5_1, 9, false},   {"q5_0", DType::Q5_0, 8, false},
-    {"q4_k_m", DType::Q4_K, 15, true}, {"q4_1", DType::Q4_1, 3, false},
-    {"q4_0", DType::Q4_0, 2, false},
-};
-
-// What a tensor is, for its weight type and its values.
-enum class Role { Matrix, Output, AttnV, FfnDown, Norm, Bias, RopeFreqs };
+// What a tensor is, for its values.
+enum class Role { Matrix, Norm, Bias, RopeFreqs };
 
 struct Built {
   const Like* like = nullptr;
@@ -55,46 +40,16 @@ const Like& find_like(const std::string& name) {
   fail("unknown like '{}' (known: {})", name, fmt::join(names, ", "));
 }
 
-const WeightType& find_type(const std::string& name) {
-  for (const WeightType& t : kTypes)
-    if (t.name == name) return t;
-  fail("unknown weight type '{}' (known: {})", name, fmt::join(type_names(), ", "));
-}
-
-// llama.cpp's use_more_bits(): the first and last eighth of the layers, and every third one
-// in between.
-bool use_more_bits(int layer, int n_layer) {
-  return layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2;
-}
-
-// The type llama-quantize (llama_tensor_get_type) gives a matrix with rows of `cols`.
-DType matrix_type(const WeightType& wt, Role role, int64_t cols, int layer, int n_layer) {
-  if (!traits(wt.base).quantized) return wt.base;
-  DType type = wt.base;
-  if (role == Role::Output) {
-    if (cols % traits(wt.base).block_elems != 0) type = DType::Q8_0;
-    else if (wt.base != DType::Q8_0) type = DType::Q6_K;
-  } else if (wt.k_mix && (role == Role::AttnV || role == Role::FfnDown) &&
-             use_more_bits(layer, n_layer)) {
-    type = DType::Q6_K;
-  }
-  // Rows that do not hold whole 256-element super-blocks fall back as llama.cpp does, and
-  // to F16 where even that type's blocks do not fit.
-  if (traits(type).block_elems == 256 && cols % 256 != 0)
-    type = type == DType::Q4_K ? DType::Q5_0 : type == DType::Q5_K ? DType::Q5_1 : DType::Q8_0;
-  if (cols % traits(type).block_elems != 0) type = DType::F16;
-  return type;
-}
-
 Built build(const Options& o) {
   Built b;
   const Like& like = find_like(o.like);
   b.like = &like;
-  const WeightType& wt = find_type(o.type.empty() ? std::string(like.default_type) : o.type);
+  const quantize::FileType& wt =
+      quantize::find_file_type(o.type.empty() ? like.default_type : std::string_view(o.type));
   if (o.n_layer < 0 || o.n_layer > like.n_layer)
     fail("like '{}' has {} layers: cannot make {}", like.name, like.n_layer, o.n_layer);
   const int n_layer = o.n_layer > 0 ? o.n_layer : like.n_layer;
-  const Vocab vocab = build_vocab(like.vocab);
+  const Vocab vocab = like.spm ? build_spm_vocab(like.vocab) : build_vocab(like.vocab);
   b.token_types = vocab.types;
 
   auto& md = b.plan.metadata;
@@ -114,7 +69,7 @@ Built build(const Options& o) {
                                       like.description)));
   set("general.size_label", gguf::Value::string(std::string(like.size_label)));
   set("general.alignment", gguf::Value::u32(32));
-  set("general.file_type", gguf::Value::u32(wt.file_type));
+  set("general.file_type", gguf::Value::u32(wt.ftype));
   set("general.quantization_version", gguf::Value::u32(2));
   set_arch("block_count", gguf::Value::u32(static_cast<uint32_t>(n_layer)));
   set_arch("context_length", gguf::Value::u32(static_cast<uint32_t>(like.n_ctx)));
@@ -132,54 +87,57 @@ Built build(const Options& o) {
     set_arch("vocab_size", gguf::Value::u32(static_cast<uint32_t>(like.vocab.size)));
     set_arch("rope.dimension_count", gguf::Value::u32(static_cast<uint32_t>(like.head_dim)));
   }
-  set("tokenizer.ggml.model", gguf::Value::string("gpt2"));
+  set("tokenizer.ggml.model", gguf::Value::string(like.spm ? "llama" : "gpt2"));
   set("tokenizer.ggml.pre", gguf::Value::string(std::string(like.pre)));
   set("tokenizer.ggml.tokens", gguf::Value::strings(vocab.tokens));
+  if (like.spm) set("tokenizer.ggml.scores", gguf::Value::f32s(vocab.scores));
   set("tokenizer.ggml.token_type", gguf::Value::i32s(vocab.types));
-  set("tokenizer.ggml.merges", gguf::Value::strings(vocab.merges));
+  if (!like.spm) set("tokenizer.ggml.merges", gguf::Value::strings(vocab.merges));
   auto set_id = [&](const char* key, int32_t id) {
     if (id >= 0) set(key, gguf::Value::u32(static_cast<uint32_t>(id)));
   };
   set_id("tokenizer.ggml.bos_token_id", like.bos);
   set_id("tokenizer.ggml.eos_token_id", like.eos);
   set_id("tokenizer.ggml.eot_token_id", like.eot);
+  if (like.spm) set_id("tokenizer.ggml.unknown_token_id", 0);
   set_id("tokenizer.ggml.padding_token_id", like.pad);
   set("tokenizer.ggml.add_bos_token", gguf::Value::boolean(like.add_bos));
+  if (like.spm) set("tokenizer.ggml.add_eos_token", gguf::Value::boolean(false));
   set("tokenizer.chat_template", gguf::Value::string(std::string(like.chat_template)));
 
   // Tensors in the order llama.cpp's converter writes them; dims innermost first.
   const int64_t d = like.n_embd, q_width = int64_t{like.n_head} * like.head_dim;
   const int64_t kv_width = int64_t{like.n_head_kv} * like.head_dim;
-  auto add = [&](std::string tensor, Role role, std::vector<int64_t> dims, int layer = 0) {
-    const DType type = dims.size() == 1
-                           ? DType::F32
-                           : matrix_type(wt, role, dims[0], layer, n_layer);
+  // Every tensor starts as F32 and gets the type llama-quantize would give it.
+  const quantize::ModelInfo info{.n_layer = n_layer, .has_output = !like.tied};
+  auto add = [&](std::string tensor, Role role, std::vector<int64_t> dims) {
+    const DType type = quantize::choose(wt, tensor, dims, DType::F32, info).type;
     b.plan.tensors.push_back({std::move(tensor), type, std::move(dims)});
     b.roles.push_back(role);
   };
   if (like.llama3_rope) add("rope_freqs.weight", Role::RopeFreqs, {like.head_dim / 2});
-  add("token_embd.weight", like.tied ? Role::Output : Role::Matrix, {d, like.vocab.size});
+  add("token_embd.weight", Role::Matrix, {d, like.vocab.size});
   for (int il = 0; il < n_layer; ++il) {
     const std::string p = fmt::format("blk.{}.", il);
     add(p + "attn_norm.weight", Role::Norm, {d});
-    add(p + "attn_q.weight", Role::Matrix, {d, q_width}, il);
+    add(p + "attn_q.weight", Role::Matrix, {d, q_width});
     if (like.qkv_bias) add(p + "attn_q.bias", Role::Bias, {q_width});
-    add(p + "attn_k.weight", Role::Matrix, {d, kv_width}, il);
+    add(p + "attn_k.weight", Role::Matrix, {d, kv_width});
     if (like.qkv_bias) add(p + "attn_k.bias", Role::Bias, {kv_width});
-    add(p + "attn_v.weight", Role::AttnV, {d, kv_width}, il);
+    add(p + "attn_v.weight", Role::Matrix, {d, kv_width});
     if (like.qkv_bias) add(p + "attn_v.bias", Role::Bias, {kv_width});
     if (like.qk_norm) {
       add(p + "attn_q_norm.weight", Role::Norm, {like.head_dim});
       add(p + "attn_k_norm.weight", Role::Norm, {like.head_dim});
     }
-    add(p + "attn_output.weight", Role::Matrix, {q_width, d}, il);
+    add(p + "attn_output.weight", Role::Matrix, {q_width, d});
     add(p + "ffn_norm.weight", Role::Norm, {d});
-    add(p + "ffn_gate.weight", Role::Matrix, {d, like.n_ff}, il);
-    add(p + "ffn_up.weight", Role::Matrix, {d, like.n_ff}, il);
-    add(p + "ffn_down.weight", Role::FfnDown, {like.n_ff, d}, il);
+    add(p + "ffn_gate.weight", Role::Matrix, {d, like.n_ff});
+    add(p + "ffn_up.weight", Role::Matrix, {d, like.n_ff});
+    add(p + "ffn_down.weight", Role::Matrix, {like.n_ff, d});
   }
   add("output_norm.weight", Role::Norm, {d});
-  if (!like.tied) add("output.weight", Role::Output, {d, like.vocab.size});
+  if (!like.tied) add("output.weight", Role::Matrix, {d, like.vocab.size});
 
   for (const auto& t : b.plan.tensors) {
     int64_t n = 1;
@@ -262,11 +220,7 @@ std::vector<LikeInfo> likes() {
   return out;
 }
 
-std::vector<std::string> type_names() {
-  std::vector<std::string> out;
-  for (const WeightType& t : kTypes) out.emplace_back(t.name);
-  return out;
-}
+std::vector<std::string> type_names() { return quantize::file_type_names(); }
 
 Plan plan(const Options& options) { return build(options).plan; }
 

@@ -5,6 +5,8 @@
 
 #include <isomer/error.h>
 
+#include <fmt/format.h>
+
 #include <array>
 #include <map>
 #include <unordered_map>
@@ -188,7 +190,78 @@ const Training& training() {
   return result;
 }
 
+// Whether `s` is well-formed UTF-8 (no overlong forms or surrogates) without C0 controls.
+bool printable_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7F) return false;
+    if (c < 0x80) { ++i; continue; }
+    const int len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? (c <= 0xEF ? 3 : 0) : c >= 0xC2 ? 2 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    uint32_t cp = c & (0x7F >> len);
+    for (int k = 1; k < len; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
 }  // namespace
+
+Vocab build_spm_vocab(const VocabSpec& spec) {
+  const Training& t = training();
+  const ByteTokens& bytes = byte_tokens();
+  // Each training token's bytes: the 256 byte tokens, then merges in creation order.
+  std::vector<std::string> raw(t.tokens.size());
+  for (int id = 0; id < 256; ++id) raw[id] = std::string(1, static_cast<char>(bytes.byte_of_id[id]));
+  for (const auto& m : t.merges)
+    if (raw[m.result].empty()) raw[m.result] = raw[m.left] + raw[m.right];
+  auto piece = [](std::string_view text) {
+    std::string out;
+    for (char c : text) out += c == ' ' ? std::string("\xE2\x96\x81") : std::string(1, c);
+    return out;
+  };
+  Vocab v;
+  auto add = [&](std::string text, TokenType type, float score) {
+    v.tokens.push_back(std::move(text));
+    v.types.push_back(static_cast<int32_t>(type));
+    v.scores.push_back(score);
+  };
+  add("<unk>", TokenType::Unknown, 0);
+  add("<s>", TokenType::Control, 0);
+  add("</s>", TokenType::Control, 0);
+  for (int b = 0; b < 256; ++b) add(fmt::format("<0x{:02X}>", b), TokenType::Byte, 0);
+  std::unordered_set<std::string> seen(v.tokens.begin(), v.tokens.end());
+  // Single characters: never the result of a merge, so their scores do not matter.
+  for (int c = 0x20; c < 0x7F; ++c) {
+    std::string text = piece(std::string(1, static_cast<char>(c)));
+    if (seen.insert(text).second) add(std::move(text), TokenType::Normal, -1e6f);
+  }
+  for (size_t id = 256; id < raw.size(); ++id) {
+    if (static_cast<int64_t>(v.tokens.size()) >= spec.first_special) break;
+    if (!printable_utf8(raw[id])) continue;
+    std::string text = piece(raw[id]);
+    if (seen.insert(text).second)
+      add(std::move(text), TokenType::Normal, -static_cast<float>(id - 256));
+  }
+  int reserved = 0;
+  auto fill_to = [&](int64_t end) {
+    while (static_cast<int64_t>(v.tokens.size()) < end)
+      add("<|reserved_" + std::to_string(reserved++) + "|>", TokenType::Control, 0);
+  };
+  fill_to(spec.first_special);
+  for (const auto& s : spec.specials) add(s.text, s.type, 0);
+  fill_to(spec.size);
+  if (static_cast<int64_t>(v.tokens.size()) != spec.size)
+    fail("synthetic vocabulary: {} tokens do not fit in {}", v.tokens.size(), spec.size);
+  return v;
+}
 
 Vocab build_vocab(const VocabSpec& spec) {
   const int64_t n_special = static_cast<int64_t>(spec.specials.size());

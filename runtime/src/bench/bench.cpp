@@ -1,0 +1,232 @@
+// llama-bench-style measurements of a model, and the memory bandwidth they are judged against.
+#include <isomer/bench.h>
+#include <isomer/error.h>
+#include <isomer/quantize.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <thread>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+namespace isomer::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+int32_t argmax(std::span<const float> v) {
+  return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+std::string params_label(int64_t n) {
+  if (n >= 1000000000) return fmt::format("{:.1f}B", n / 1e9);
+  if (n >= 1000000) return fmt::format("{:.0f}M", n / 1e6);
+  return fmt::format("{:.0f}K", n / 1e3);
+}
+
+}  // namespace
+
+Stats stats(std::vector<double> samples) {
+  Stats s;
+  s.samples = std::move(samples);
+  const double n = static_cast<double>(s.samples.size());
+  if (s.samples.empty()) return s;
+  for (double v : s.samples) s.mean += v;
+  s.mean /= n;
+  if (s.samples.size() > 1) {
+    double sq = 0;
+    for (double v : s.samples) sq += (v - s.mean) * (v - s.mean);
+    s.sd = std::sqrt(sq / (n - 1));
+  }
+  return s;
+}
+
+ModelFacts facts(const Model& model) {
+  const gguf::File& f = model.file();
+  ModelFacts m;
+  m.path = f.path();
+  m.arch = model.config().arch;
+  m.file_bytes = f.file_size();
+  const auto ftype = f.get_int("general.file_type");
+  m.type = ftype ? quantize::ftype_description(static_cast<uint32_t>(*ftype)) : "unknown";
+  bool has_output = false;
+  for (const auto& t : f.tensors()) {
+    m.weight_bytes += t.nbytes;
+    m.params += t.elements();
+    has_output = has_output || t.name == "output.weight";
+  }
+  m.bytes_per_token = m.weight_bytes;
+  if (const auto* e = f.find_tensor("token_embd.weight"); e && has_output && e->dims.size() == 2)
+    m.bytes_per_token -= e->nbytes - e->nbytes / static_cast<uint64_t>(e->dims[1]);
+  const std::string size = f.get_string("general.size_label").value_or(params_label(m.params));
+  m.description = fmt::format("{} {} {}", m.arch, size, m.type);
+  return m;
+}
+
+std::vector<int32_t> tokens(int64_t n_vocab, int n) {
+  const int64_t range = std::max<int64_t>(1, std::min<int64_t>(n_vocab / 2, 10000));
+  std::vector<int32_t> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(static_cast<int32_t>((int64_t{i} * 7919 + 13) % range));
+  return out;
+}
+
+Result run(const Params& p, const std::function<void(std::string_view)>& progress) {
+  if (p.n_prompt < 1) fail("bench: the prompt must have at least 1 token (-p), not {}", p.n_prompt);
+  if (p.n_gen < 0) fail("bench: cannot generate {} tokens (-n)", p.n_gen);
+  if (p.reps < 1) fail("bench: at least 1 repetition (-r), not {}", p.reps);
+  Result r;
+  r.params = p;
+  r.peak_rss_of_run = reset_peak_rss();
+  const auto model = Model::load(p.model, p.load);
+  r.model = facts(*model);
+  r.device = model->device().properties().id;
+  r.threads = p.load.threads > 0
+                  ? p.load.threads
+                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  ContextOptions co = p.context;
+  if (co.n_ctx == 0) co.n_ctx = p.n_prompt + p.n_gen;
+  Context ctx(*model, co);
+  if (p.n_prompt + p.n_gen > ctx.n_ctx())
+    fail("bench: {} prompt + {} generated tokens exceed the context of {}", p.n_prompt,
+         p.n_gen, ctx.n_ctx());
+  const std::vector<int32_t> prompt = tokens(model->config().n_vocab, p.n_prompt);
+
+  std::vector<double> pp, tg;
+  for (int rep = 0; rep <= p.reps; ++rep) {  // repetition 0 is the warm-up
+    ctx.reset();
+    auto t0 = Clock::now();
+    auto logits = ctx.eval(prompt);
+    const double prompt_s = seconds_since(t0);
+    r.fallback_nodes = std::max(r.fallback_nodes, ctx.fallbacks().size());
+    t0 = Clock::now();
+    for (int i = 0; i < p.n_gen; ++i) {
+      const int32_t next = argmax(logits);
+      logits = ctx.eval({&next, 1});
+    }
+    const double gen_s = seconds_since(t0);
+    r.fallback_nodes = std::max(r.fallback_nodes, ctx.fallbacks().size());
+    if (rep == 0) {
+      if (progress) progress(fmt::format("{} on {}, {} threads: warm-up done", p.model, r.device,
+                                         r.threads));
+      continue;
+    }
+    pp.push_back(p.n_prompt / prompt_s);
+    if (p.n_gen > 0) tg.push_back(p.n_gen / gen_s);
+    if (progress)
+      progress(fmt::format("  repetition {}/{}: pp {:.2f} tok/s, tg {:.2f} tok/s", rep, p.reps,
+                           pp.back(), tg.empty() ? 0.0 : tg.back()));
+  }
+  r.prompt = stats(std::move(pp));
+  r.generation = stats(std::move(tg));
+  r.peak_rss = peak_rss();
+  return r;
+}
+
+uint64_t peak_rss() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.starts_with("VmHWM:")) return std::strtoull(line.c_str() + 6, nullptr, 10) * 1024;
+  return 0;
+}
+
+bool reset_peak_rss() {
+  std::ofstream out("/proc/self/clear_refs");
+  if (!out) return false;
+  out << "5";
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+namespace {
+
+// Sums 64-bit words, eight independent accumulators so loads are the only limit.
+uint64_t sum_words(const uint64_t* p, size_t n) {
+#if defined(__AVX2__)
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    a0 = _mm256_add_epi64(a0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
+    a1 = _mm256_add_epi64(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 4)));
+    a2 = _mm256_add_epi64(a2, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 8)));
+    a3 = _mm256_add_epi64(a3, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 12)));
+  }
+  const __m256i s = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
+  alignas(32) uint64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), s);
+  uint64_t total = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+  for (; i < n; ++i) total += p[i];
+  return total;
+#else
+  uint64_t a[8] = {};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) a[k] += p[i + k];
+  uint64_t total = 0;
+  for (uint64_t v : a) total += v;
+  for (; i < n; ++i) total += p[i];
+  return total;
+#endif
+}
+
+}  // namespace
+
+Bandwidth read_bandwidth(int threads, uint64_t buffer_bytes, double seconds) {
+  if (threads < 1) fail("bandwidth: at least 1 thread, not {}", threads);
+  const size_t words = static_cast<size_t>(buffer_bytes / 8 / 64 * 64);
+  if (words == 0) fail("bandwidth: a buffer of {} bytes is too small", buffer_bytes);
+  std::unique_ptr<uint64_t[], decltype(&std::free)> buf(
+      static_cast<uint64_t*>(std::aligned_alloc(64, words * 8)), &std::free);
+  if (!buf) fail("bandwidth: cannot allocate {} MiB", words * 8 >> 20);
+  for (size_t i = 0; i < words; ++i) buf[i] = i;  // touch every page before timing
+
+  std::atomic<uint64_t> sink{0};
+  std::atomic<bool> stop{false};
+  double best = 0;
+  Clock::time_point pass_start;
+  std::barrier sync(threads + 1);
+  auto worker = [&](int t) {
+    const size_t begin = words * t / threads / 8 * 8, end = words * (t + 1) / threads / 8 * 8;
+    for (;;) {
+      sync.arrive_and_wait();  // start of a pass
+      if (stop.load()) return;
+      sink += sum_words(buf.get() + begin, end - begin);
+      sync.arrive_and_wait();  // end of the pass
+    }
+  };
+  std::vector<std::jthread> pool;
+  for (int t = 0; t < threads; ++t) pool.emplace_back(worker, t);
+  const auto t_end = Clock::now() + std::chrono::duration<double>(seconds);
+  int passes = 0;
+  while (passes < 3 || Clock::now() < t_end) {
+    pass_start = Clock::now();
+    sync.arrive_and_wait();
+    sync.arrive_and_wait();
+    const double s = seconds_since(pass_start);
+    best = std::max(best, static_cast<double>(words * 8) / s / 1e9);
+    ++passes;
+  }
+  stop = true;
+  sync.arrive_and_wait();
+  pool.clear();
+  return {threads, best, words * 8};
+}
+
+}  // namespace isomer::bench

@@ -1,0 +1,177 @@
+// `isomer bench` and isomer::bench: the outputs parse and carry every field, bad flags are
+// clear errors. No timing assertions: only that the figures exist and are positive.
+#include <gtest/gtest.h>
+#include <isomer/bench.h>
+#include <isomer/error.h>
+#include <isomer/synth.h>
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_data.h"
+
+namespace isomer {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("isomer-bench-test-" + std::to_string(getpid()));
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+const std::string& tiny() {
+  static const TempDir dir;
+  static const std::string path = [] {
+    const std::string p = (dir.path / "tiny-q8_0.gguf").string();
+    synth::Options o;
+    o.like = "tiny";
+    o.type = "q8_0";
+    synth::synthesize(o, p);
+    return p;
+  }();
+  return path;
+}
+
+struct Result {
+  int status = -1;
+  std::string out, err;
+};
+
+// stdout alone in `out`; stderr in `err`.
+Result cli(const std::string& args) {
+  Result r;
+  const fs::path err = fs::temp_directory_path() / ("isomer-bench-err-" + std::to_string(getpid()));
+  FILE* p = popen((test::cli_path().string() + " " + args + " 2>" + err.string()).c_str(), "r");
+  std::array<char, 4096> buf{};
+  for (size_t n; p && (n = fread(buf.data(), 1, buf.size(), p)) > 0;) r.out.append(buf.data(), n);
+  const int s = p ? pclose(p) : -1;
+  r.status = WIFEXITED(s) ? WEXITSTATUS(s) : 128;
+  std::ifstream in(err);
+  r.err.assign(std::istreambuf_iterator<char>(in), {});
+  fs::remove(err);
+  return r;
+}
+
+TEST(Bench, StatsAndTokens) {
+  const auto s = bench::stats({1, 2, 3});
+  EXPECT_DOUBLE_EQ(s.mean, 2);
+  EXPECT_DOUBLE_EQ(s.sd, 1);
+  EXPECT_DOUBLE_EQ(bench::stats({5}).sd, 0);
+  const auto t = bench::tokens(1024, 300);
+  ASSERT_EQ(t.size(), 300u);
+  EXPECT_EQ(t, bench::tokens(1024, 300));
+  for (int32_t id : t) {
+    EXPECT_GE(id, 0);
+    EXPECT_LT(id, 512);
+  }
+}
+
+TEST(Bench, RunMeasuresEveryRepetition) {
+  bench::Params p{.model = tiny(), .load = {.threads = 1}, .context = {}, .n_prompt = 16, .n_gen = 4, .reps = 3};
+  const auto r = bench::run(p);
+  EXPECT_EQ(r.prompt.samples.size(), 3u);
+  EXPECT_EQ(r.generation.samples.size(), 3u);
+  EXPECT_GT(r.prompt.mean, 0);
+  EXPECT_GT(r.generation.mean, 0);
+  EXPECT_EQ(r.threads, 1);
+  EXPECT_EQ(r.device, "cpu:0");
+  EXPECT_GT(r.peak_rss, 0u);
+  EXPECT_EQ(r.model.arch, "llama");
+  EXPECT_EQ(r.model.type, "Q8_0");
+  EXPECT_GT(r.model.params, 200000);
+  // Untied: one row of the embeddings, not all of them, is read per token.
+  EXPECT_LT(r.model.bytes_per_token, r.model.weight_bytes);
+  p.reps = 0;
+  EXPECT_THROW(bench::run(p), Error);
+}
+
+TEST(Bench, BandwidthIsPositive) {
+  const auto b = bench::read_bandwidth(1, 64 << 20, 0.05);
+  EXPECT_GT(b.gb_per_s, 0);
+  EXPECT_EQ(b.buffer_bytes, uint64_t{64} << 20);
+}
+
+TEST(Bench, JsonHasEveryField) {
+  const Result r = cli("bench -m " + tiny() + " -p 8 -n 4 -r 2 -t 1,2 -o json --bandwidth "
+                       "--bandwidth-mib 64");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["results"].size(), 2u);
+  for (const auto& x : j["results"]) {
+    for (const char* key : {"model", "description", "arch", "type", "size_bytes", "params",
+                            "bytes_per_token", "backend", "device", "threads", "n_prompt",
+                            "n_gen", "reps", "pp", "tg", "peak_rss_bytes", "roofline_pct"})
+      EXPECT_TRUE(x.contains(key)) << key;
+    EXPECT_EQ(x["model"], tiny());
+    EXPECT_EQ(x["n_prompt"], 8);
+    EXPECT_EQ(x["tg"]["samples"].size(), 2u);
+    EXPECT_GT(x["pp"]["mean"].get<double>(), 0);
+    EXPECT_GT(x["roofline_pct"].get<double>(), 0);
+    EXPECT_GT(x["peak_rss_bytes"].get<uint64_t>(), 0u);
+  }
+  EXPECT_EQ(j["results"][0]["threads"], 1);
+  EXPECT_EQ(j["results"][1]["threads"], 2);
+  ASSERT_EQ(j["bandwidth"].size(), 2u);
+  EXPECT_GT(j["bandwidth"][0]["gb_per_s"].get<double>(), 0);
+}
+
+TEST(Bench, CsvAndMarkdown) {
+  Result r = cli("bench -m " + tiny() + " -p 8 -n 4 -r 1 -t 1 -o csv");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  std::istringstream lines(r.out);
+  std::string header, pp, tg;
+  std::getline(lines, header);
+  std::getline(lines, pp);
+  std::getline(lines, tg);
+  auto fields = [](const std::string& s) { return std::count(s.begin(), s.end(), ','); };
+  EXPECT_EQ(header.rfind("model,description,type,size_bytes,params,backend", 0), 0u) << header;
+  EXPECT_EQ(fields(pp), fields(header)) << pp;
+  EXPECT_EQ(fields(tg), fields(header)) << tg;
+  EXPECT_NE(pp.find(",pp,"), std::string::npos) << pp;
+  EXPECT_NE(tg.find(",tg,"), std::string::npos) << tg;
+
+  r = cli("bench -m " + tiny() + " -p 8 -n 4 -r 1 -t 1 --bandwidth-gbs 10");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("| model | size | params | backend | threads | test | t/s | peak RSS | "
+                       "roofline |"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| pp8 |"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| tg4 |"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("llama 222K Q8_0"), std::string::npos) << r.out;
+}
+
+TEST(Bench, BadFlagsAreClearErrors) {
+  struct Bad {
+    std::string args, message;
+  };
+  for (const Bad& b : {
+           Bad{"bench", "at least one model"},
+           Bad{"bench -m " + tiny() + " -o xml", "xml"},
+           Bad{"bench -m " + tiny() + " -r 0", "--repetitions"},
+           Bad{"bench -m " + tiny() + " -p 0", "--n-prompt"},
+           Bad{"bench -m " + tiny() + " -t 1,x", "--threads"},
+           Bad{"bench -m " + tiny() + " --backend tpu -r 1", "unknown backend 'tpu'"},
+           Bad{"bench -m /nonexistent/m.gguf", "/nonexistent/m.gguf"},
+           Bad{"bench -m " + tiny() + " -p 3000 -n 64 -r 1 --ctx 256", "exceed"},
+           Bad{"bench --bandwidth --bandwidth-gbs 5", "excludes"},
+       }) {
+    const Result r = cli(b.args);
+    EXPECT_NE(r.status, 0) << b.args;
+    EXPECT_LT(r.status, 128) << b.args << r.err;
+    EXPECT_NE((r.out + r.err).find(b.message), std::string::npos) << b.args << "\n" << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace isomer

@@ -1,0 +1,235 @@
+// `isomer bench`: llama-bench-like prompt and generation speeds of models, with peak memory,
+// and the memory bandwidth that bounds generation. The measuring is isomer::bench's
+// (runtime/include/isomer/bench.h); this file parses options and prints.
+#include <isomer/bench.h>
+#include <isomer/error.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "commands.h"
+
+namespace isomer::cli {
+namespace {
+
+struct BenchOptions {
+  std::vector<std::string> models;
+  std::vector<std::string> backends{"cpu"};
+  std::vector<int> threads{0};
+  int n_prompt = 128, n_gen = 64, reps = 5;
+  int64_t n_ctx = 0;
+  std::string output = "md";
+  bool bandwidth = false;
+  double bandwidth_gbs = 0;  // given, not measured
+  int bandwidth_mib = 1024;
+  bool progress = false;
+};
+
+LoadOptions load_options(const std::string& device, int threads) {
+  LoadOptions o{.backend = device, .device = 0, .threads = threads};
+  if (const auto colon = device.find(':'); colon != std::string::npos) {
+    o.backend = device.substr(0, colon);
+    const std::string index = device.substr(colon + 1);
+    if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos ||
+        index.size() > 6)
+      fail("device '{}': the index after ':' must be a number", device);
+    o.device = std::stoi(index);
+  }
+  return o;
+}
+
+// Percent of the bandwidth roof that generation reached, if a bandwidth is known.
+std::optional<double> roofline(const bench::Result& r, double gbs) {
+  if (gbs <= 0 || r.generation.samples.empty()) return std::nullopt;
+  return 100.0 * static_cast<double>(r.model.bytes_per_token) * r.generation.mean / (gbs * 1e9);
+}
+
+std::string mib(uint64_t bytes) { return fmt::format("{:.2f} MiB", bytes / 1048576.0); }
+
+void print_markdown(const std::vector<bench::Result>& results,
+                    const std::vector<bench::Bandwidth>& bw, double gbs) {
+  if (!results.empty()) {
+    fmt::print("| model | size | params | backend | threads | test | t/s | peak RSS |{}\n",
+               gbs > 0 ? " roofline |" : "");
+    fmt::print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |{}\n", gbs > 0 ? " ---: |" : "");
+    for (const auto& r : results) {
+      auto row = [&](const std::string& test, const bench::Stats& s, std::string roof) {
+        fmt::print("| {} | {} | {:.2f} M | {} | {} | {} | {:.2f} ± {:.2f} | {} |{}\n",
+                   r.model.description, mib(r.model.weight_bytes), r.model.params / 1e6,
+                   r.device, r.threads, test, s.mean, s.sd, mib(r.peak_rss),
+                   gbs > 0 ? " " + roof + " |" : "");
+      };
+      row(fmt::format("pp{}", r.params.n_prompt), r.prompt, "");
+      if (r.params.n_gen > 0) {
+        const auto roof = roofline(r, gbs);
+        row(fmt::format("tg{}", r.params.n_gen), r.generation,
+            roof ? fmt::format("{:.1f} %", *roof) : "");
+      }
+    }
+    fmt::print("\npp: the prompt in one batch from an empty cache; tg: tokens one at a time "
+               "after it; mean ± sd of tokens/s over the repetitions after a warm-up.\n");
+    for (const auto& r : results)
+      if (r.fallback_nodes > 0)
+        fmt::print("{} on {}: {} node(s) ran on the CPU instead\n", r.model.path, r.device,
+                   r.fallback_nodes);
+  }
+  if (!bw.empty()) {
+    if (!results.empty()) fmt::print("\n");
+    fmt::print("| read bandwidth | threads | GB/s |\n| --- | ---: | ---: |\n");
+    for (const auto& b : bw)
+      fmt::print("| {} MiB buffer | {} | {:.2f} |\n", b.buffer_bytes >> 20, b.threads, b.gb_per_s);
+  }
+  if (gbs > 0 && !results.empty())
+    fmt::print("\nroofline: weight bytes read per generated token × tg tokens/s ÷ {:.2f} GB/s{}\n",
+               gbs, bw.empty() ? " (given)" : " (the best bandwidth measured)");
+}
+
+nlohmann::json stats_json(const bench::Stats& s) {
+  return {{"mean", s.mean}, {"sd", s.sd}, {"samples", s.samples}};
+}
+
+nlohmann::json result_json(const bench::Result& r, double gbs) {
+  nlohmann::json j = {
+      {"model", r.model.path},
+      {"description", r.model.description},
+      {"arch", r.model.arch},
+      {"type", r.model.type},
+      {"file_bytes", r.model.file_bytes},
+      {"size_bytes", r.model.weight_bytes},
+      {"params", r.model.params},
+      {"bytes_per_token", r.model.bytes_per_token},
+      {"backend", r.params.load.backend},
+      {"device", r.device},
+      {"threads", r.threads},
+      {"n_prompt", r.params.n_prompt},
+      {"n_gen", r.params.n_gen},
+      {"reps", r.params.reps},
+      {"pp", stats_json(r.prompt)},
+      {"tg", stats_json(r.generation)},
+      {"peak_rss_bytes", r.peak_rss},
+      {"peak_rss_scope", r.peak_rss_of_run ? "run" : "process"},
+      {"fallback_nodes", r.fallback_nodes},
+  };
+  const auto roof = roofline(r, gbs);
+  j["roofline_pct"] = roof ? nlohmann::json(*roof) : nlohmann::json(nullptr);
+  return j;
+}
+
+void print_json(const std::vector<bench::Result>& results,
+                const std::vector<bench::Bandwidth>& bw, double gbs) {
+  nlohmann::json j = {{"results", nlohmann::json::array()},
+                      {"bandwidth", nlohmann::json::array()}};
+  for (const auto& r : results) j["results"].push_back(result_json(r, gbs));
+  for (const auto& b : bw)
+    j["bandwidth"].push_back(
+        {{"threads", b.threads}, {"gb_per_s", b.gb_per_s}, {"buffer_bytes", b.buffer_bytes}});
+  j["bandwidth_gb_per_s"] = gbs > 0 ? nlohmann::json(gbs) : nlohmann::json(nullptr);
+  fmt::print("{}\n", j.dump(2));
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+void print_csv(const std::vector<bench::Result>& results,
+               const std::vector<bench::Bandwidth>& bw, double gbs) {
+  fmt::print("model,description,type,size_bytes,params,backend,device,threads,test,n_prompt,"
+             "n_gen,reps,avg_ts,stddev_ts,samples_ts,peak_rss_bytes,bandwidth_gbs,roofline_pct\n");
+  for (const auto& r : results) {
+    auto row = [&](const char* test, const bench::Stats& s, std::optional<double> roof) {
+      fmt::print("{},{},{},{},{},{},{},{},{},{},{},{},{:.4f},{:.4f},{},{},{},{}\n",
+                 csv_field(r.model.path), csv_field(r.model.description),
+                 csv_field(r.model.type), r.model.weight_bytes, r.model.params,
+                 r.params.load.backend, r.device, r.threads, test, r.params.n_prompt,
+                 r.params.n_gen, r.params.reps, s.mean, s.sd,
+                 fmt::format("{:.4f}", fmt::join(s.samples, ";")), r.peak_rss,
+                 gbs > 0 ? fmt::format("{:.3f}", gbs) : "",
+                 roof ? fmt::format("{:.2f}", *roof) : "");
+    };
+    row("pp", r.prompt, std::nullopt);
+    if (r.params.n_gen > 0) row("tg", r.generation, roofline(r, gbs));
+  }
+  for (const auto& b : bw)
+    fmt::print("bandwidth,,,{},,cpu,cpu,{},bandwidth,,,,{:.4f},,,,{:.3f},\n", b.buffer_bytes,
+               b.threads, b.gb_per_s, b.gb_per_s);
+}
+
+}  // namespace
+
+void add_bench(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "bench", "Measure prompt and generation speed (llama-bench style) and memory bandwidth");
+  auto o = std::make_shared<BenchOptions>();
+  cmd->add_option("-m,--model", o->models, "GGUF model file (repeat for several)");
+  cmd->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens, evaluated in one batch")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("-n,--n-gen", o->n_gen, "Tokens generated one at a time after the prompt")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("-r,--repetitions", o->reps, "Timed repetitions (after one warm-up)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("-t,--threads", o->threads, "CPU threads, a comma-separated list (0: all cores)")
+      ->delimiter(',')->check(CLI::NonNegativeNumber);
+  cmd->add_option("--backend,--device", o->backends,
+                  "Backends, optionally with a device index, comma-separated: cpu, vulkan:1 ...")
+      ->delimiter(',');
+  cmd->add_option("--ctx", o->n_ctx, "Context size (0: prompt + generated tokens)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-o,--output", o->output, "Output format")
+      ->check(CLI::IsMember({"md", "csv", "json"}))->capture_default_str();
+  auto* bw = cmd->add_flag("--bandwidth", o->bandwidth,
+                           "Measure streaming read bandwidth at each thread count, and report "
+                           "generation's share of that roof");
+  cmd->add_option("--bandwidth-gbs", o->bandwidth_gbs,
+                  "Roofline against this bandwidth (GB/s) instead of measuring it")
+      ->check(CLI::PositiveNumber)->excludes(bw);
+  cmd->add_option("--bandwidth-mib", o->bandwidth_mib, "Buffer of the bandwidth measurement")
+      ->check(CLI::Range(64, 1 << 16))->capture_default_str();
+  cmd->add_flag("--progress", o->progress, "Progress lines on stderr");
+  cmd->callback([o] {
+    if (o->models.empty() && !o->bandwidth)
+      fail("bench: give at least one model (-m FILE) or --bandwidth");
+    std::vector<bench::Bandwidth> bws;
+    double gbs = o->bandwidth_gbs;
+    if (o->bandwidth) {
+      std::set<int> counts;
+      for (int t : o->threads)
+        counts.insert(t > 0 ? t : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+      for (int t : counts) {
+        bws.push_back(bench::read_bandwidth(t, uint64_t(o->bandwidth_mib) << 20));
+        if (o->progress)
+          fmt::print(stderr, "bandwidth, {} thread(s): {:.2f} GB/s\n", t, bws.back().gb_per_s);
+        gbs = std::max(gbs, bws.back().gb_per_s);
+      }
+    }
+    std::vector<bench::Result> results;
+    auto progress = [&](std::string_view line) {
+      if (o->progress) fmt::print(stderr, "{}\n", line);
+    };
+    for (const auto& model : o->models)
+      for (const auto& device : o->backends)
+        for (int t : o->threads) {
+          bench::Params p{.model = model,
+                          .load = load_options(device, t),
+                          .context = {.n_ctx = o->n_ctx},
+                          .n_prompt = o->n_prompt,
+                          .n_gen = o->n_gen,
+                          .reps = o->reps};
+          results.push_back(bench::run(p, progress));
+        }
+    if (o->output == "json") print_json(results, bws, gbs);
+    else if (o->output == "csv") print_csv(results, bws, gbs);
+    else print_markdown(results, bws, gbs);
+  });
+}
+
+}  // namespace isomer::cli
