@@ -247,11 +247,22 @@ TEST(Compare, TinySyntheticModel) {
   synth::synthesize(so, path.string());
   auto o = quick(path.string(), {"cpu"});
   o.eval_text = "the quick brown fox jumps over the lazy dog";
+  o.prompt_text = "a prompt of a few words";
   const std::string text = compare::run(o);
   expect_valid(text);
   const json r = json::parse(text);
   EXPECT_EQ(r["eval"]["source"], "given");
+  EXPECT_EQ(r["speed_params"]["prompt"], "given text, repeated or cut to n_prompt");
+  EXPECT_GT(r["rows"][0]["speed"]["pp"]["mean"].get<double>(), 0);
   EXPECT_EQ(r["rows"][0]["agreement"]["layers"].size(), 2u);
+  std::filesystem::remove(path);
+}
+
+TEST(Compare, Sha256OfAKnownFile) {
+  const auto path = std::filesystem::temp_directory_path() / "isomer-compare-abc.txt";
+  std::ofstream(path) << "abc";
+  EXPECT_EQ(compare::sha256_file(path.string()),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   std::filesystem::remove(path);
 }
 

@@ -18,7 +18,7 @@ namespace {
 
 struct CompareOptions {
   compare::Options engine;
-  std::string eval_file, json_file, csv_file, markdown_file, svg_file;
+  std::string eval_file, prompt_file, json_file, csv_file, markdown_file, svg_file;
   bool json_stdout = false, csv_stdout = false, strict = false, quiet = false;
   std::vector<std::string> merge;
 };
@@ -50,6 +50,8 @@ void add_compare(CLI::App& app) {
   cmd->add_option("--reference", o->engine.reference, "Backend the others are compared with")
       ->capture_default_str();
   cmd->add_option("--eval-file", o->eval_file, "Text evaluated teacher-forced (default: a built-in text)");
+  cmd->add_option("--prompt-file", o->prompt_file,
+                  "Speed: the prompt's text, its tokens repeated or cut to -p (default: synthetic ids)");
   cmd->add_option("-p,--n-prompt", o->engine.n_prompt, "Speed: prompt tokens in one batch")
       ->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("-n,--n-gen", o->engine.n_gen, "Speed: tokens generated one at a time")
@@ -103,6 +105,10 @@ void add_compare(CLI::App& app) {
       if (!o->eval_file.empty()) {
         o->engine.eval_text = read_file(o->eval_file);
         if (o->engine.eval_text.empty()) fail("--eval-file {} is empty", o->eval_file);
+      }
+      if (!o->prompt_file.empty()) {
+        o->engine.prompt_text = read_file(o->prompt_file);
+        if (o->engine.prompt_text.empty()) fail("--prompt-file {} is empty", o->prompt_file);
       }
       report = compare::run(o->engine, [o](std::string_view line) {
         if (!o->quiet) fmt::print(stderr, "{}\n", line);

@@ -37,6 +37,8 @@ struct Options {
   std::vector<std::string> backends{"all"};
   std::string reference = "cpu";
   std::string eval_text;  // empty: the built-in evaluation text
+  // The speed runs' prompt, its tokens repeated or cut to n_prompt; empty: bench's tokens.
+  std::string prompt_text;
   int threads = 0;
   // Speed (isomer::bench): reps 0 skips it.
   int n_prompt = 128, n_gen = 64, reps = 5;

@@ -283,6 +283,12 @@ std::string run(const Options& o, const std::function<void(std::string_view)>& p
   const int greedy_tokens = static_cast<int>(std::max<int64_t>(
       0, std::min<int64_t>(o.greedy_tokens, max_ctx - static_cast<int64_t>(greedy_prompt))));
   const size_t n_vocab = static_cast<size_t>(ref_model->config().n_vocab);
+  std::vector<int32_t> speed_prompt;
+  if (!o.prompt_text.empty() && o.n_prompt > 0) {
+    const auto t = ref_model->tokenizer().encode(o.prompt_text, true, false);
+    if (t.empty()) fail("compare: the prompt text has no tokens");
+    for (int i = 0; i < o.n_prompt; ++i) speed_prompt.push_back(t[static_cast<size_t>(i) % t.size()]);
+  }
 
   // Bandwidth for the roofline.
   double gbs = o.bandwidth_gbs;
@@ -314,7 +320,12 @@ std::string run(const Options& o, const std::function<void(std::string_view)>& p
         {"positions", tokens.size()},
         {"greedy_prompt_tokens", greedy_prompt},
         {"greedy_tokens", greedy_tokens}}},
-      {"speed_params", {{"n_prompt", o.n_prompt}, {"n_gen", o.n_gen}, {"reps", o.reps}, {"threads", o.threads}}},
+      {"speed_params",
+       {{"n_prompt", o.n_prompt},
+        {"n_gen", o.n_gen},
+        {"reps", o.reps},
+        {"threads", o.threads},
+        {"prompt", o.prompt_text.empty() ? "synthetic token ids" : "given text, repeated or cut to n_prompt"}}},
       {"reference", ""},
       {"thresholds",
        {{"kl", o.thresholds.kl},
@@ -464,7 +475,7 @@ std::string run(const Options& o, const std::function<void(std::string_view)>& p
       if (o.reps > 0) {
         say(fmt::format("{}: speed, {} repetition(s)", row["device"].get<std::string>(), o.reps));
         bench::Params bp{.model = o.model, .load = lo, .context = {}, .n_prompt = o.n_prompt,
-                         .n_gen = o.n_gen, .reps = o.reps};
+                         .n_gen = o.n_gen, .reps = o.reps, .prompt = speed_prompt};
         const auto e0 = read_energy(energy);
         const auto t0 = std::chrono::steady_clock::now();
         const bench::Result r = bench::run(bp);

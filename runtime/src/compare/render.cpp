@@ -368,9 +368,9 @@ std::string render(const std::string& text, Format format) {
         return c + std::string(width - width_of(c), ' ');
       };
       std::string section;
-      out += "\n" + std::string(metric_w + 2, ' ');
-      for (size_t i = 0; i < cols.size(); ++i) out += "  " + cell(cols[i], w[i]);
-      out += "\n";
+      std::string header = std::string(metric_w + 2, ' ');
+      for (size_t i = 0; i < cols.size(); ++i) header += "  " + cell(cols[i], w[i]);
+      out += "\n" + header.substr(0, header.find_last_not_of(' ') + 1) + "\n";
       for (const auto& l : ls) {
         if (l.section != section) {
           section = l.section;
