@@ -258,6 +258,24 @@ TEST(Compare, TinySyntheticModel) {
   std::filesystem::remove(path);
 }
 
+TEST(Compare, EnergyFromPowercapWhereReadableElseTheReason) {
+  const auto dir = std::filesystem::temp_directory_path() / "isomer-compare-powercap";
+  std::filesystem::create_directories(dir / "intel-rapl:0" / "intel-rapl:0:0");
+  std::ofstream(dir / "intel-rapl:0" / "energy_uj") << "1000000\n";
+  std::ofstream(dir / "intel-rapl:0" / "max_energy_range_uj") << "262143328850\n";
+  setenv("ISOMER_POWERCAP_DIR", dir.c_str(), 1);
+  json r = json::parse(compare::run(quick(stories(), {"cpu"})));
+  // The fake counter stands still: 0 J, but measured.
+  EXPECT_EQ(r["rows"][0]["energy"]["joules"], 0.0);
+  EXPECT_NE(r["rows"][0]["energy"]["note"].get<std::string>().find("RAPL"), std::string::npos);
+  setenv("ISOMER_POWERCAP_DIR", (dir / "absent").c_str(), 1);
+  r = json::parse(compare::run(quick(stories(), {"cpu"})));
+  unsetenv("ISOMER_POWERCAP_DIR");
+  EXPECT_TRUE(r["rows"][0]["energy"]["joules"].is_null());
+  EXPECT_EQ(r["rows"][0]["energy"]["note"].get<std::string>().rfind("n/a: ", 0), 0u);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Compare, Sha256OfAKnownFile) {
   const auto path = std::filesystem::temp_directory_path() / "isomer-compare-abc.txt";
   std::ofstream(path) << "abc";
