@@ -35,7 +35,7 @@ Result run(const std::string& args) {
 std::string stories() { return test::model_path("stories260K.gguf").string(); }
 
 TEST(Cli, HelpForEverySubcommand) {
-  for (const char* sub : {"run", "logits", "inspect", "devices", "synth", "quantize", "bench"}) {
+  for (const char* sub : {"run", "logits", "inspect", "devices", "synth", "quantize", "bench", "compare"}) {
     const Result r = run(std::string(sub) + " --help");
     EXPECT_EQ(r.status, 0) << sub << ": " << r.out;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub;

@@ -3,6 +3,7 @@
 // compared with llama.cpp's CPU logits. The bars are how far llama.cpp's own Vulkan backend
 // is from its CPU backend on these fixtures (see DEVELOPERS.md / the core issue).
 #include <gtest/gtest.h>
+#include <isomer/agreement.h>
 #include <isomer/model.h>
 #include <isomer/sampler.h>
 
@@ -64,38 +65,18 @@ Agreement compare(const nlohmann::json& ref, std::span<const float> logits, size
   Agreement a;
   const auto& positions = ref["positions"];
   for (size_t i = 0; i < positions.size(); ++i) {
-    const auto row = logits.subspan(i * n_vocab, n_vocab);
-    double max = -INFINITY;
-    for (float v : row) max = std::max(max, double{v});
-    double sum = 0;
-    for (float v : row) sum += std::exp(double{v} - max);
-    const double lse = max + std::log(sum);
-    const double ref_lse = positions[i]["lse"].get<double>();
-    a.max_lse_error = std::max(a.max_lse_error, std::abs(lse - ref_lse));
-
+    std::vector<agreement::TopLogit> top;
+    for (const auto& pair : positions[i]["top"])
+      top.push_back({pair[0].get<int32_t>(), pair[1].get<double>()});
     // KL(reference || isomer) on the reference's top-32 ids, each side renormalised there.
-    const auto& top = positions[i]["top"];
-    double ref_z = 0, z = 0;
-    for (const auto& pair : top) {
-      const double ref_logit = pair[1].get<double>(), logit = row[pair[0].get<size_t>()];
-      a.max_logit_error = std::max(a.max_logit_error, std::abs(logit - ref_logit));
-      ref_z += std::exp(ref_logit - ref_lse);
-      z += std::exp(logit - lse);
-    }
-    double kl = 0;
-    for (const auto& pair : top) {
-      const double lp = pair[1].get<double>() - ref_lse - std::log(ref_z);
-      const double lq = row[pair[0].get<size_t>()] - lse - std::log(z);
-      kl += std::exp(lp) * (lp - lq);
-    }
-    a.max_kl = std::max(a.max_kl, kl);
-
-    const double margin = top[0][1].get<double>() - top[1][1].get<double>();
-    if (margin > kClearMargin) {
-      ++a.counted;
-      const auto best = std::max_element(row.begin(), row.end()) - row.begin();
-      a.agreed += best == top[0][0].get<int64_t>();
-    }
+    const agreement::Position p = agreement::compare(top, positions[i]["lse"].get<double>(),
+                                                     logits.subspan(i * n_vocab, n_vocab),
+                                                     kClearMargin);
+    a.max_lse_error = std::max(a.max_lse_error, p.lse_error);
+    a.max_logit_error = std::max(a.max_logit_error, p.max_logit_error);
+    a.max_kl = std::max(a.max_kl, p.kl);
+    a.counted += p.counted;
+    a.agreed += p.agreed;
   }
   return a;
 }

@@ -22,7 +22,7 @@ constexpr int64_t kDefaultMaxContext = 4096;
 }  // namespace
 
 Context::Context(const Model& model, const ContextOptions& options)
-    : model_(model), kv_type_(options.kv_type), strict_(options.strict) {
+    : model_(model), kv_type_(options.kv_type), strict_(options.strict), keep_(options.keep) {
   const ModelConfig& c = model.config();
   if (options.n_ctx < 0) fail("context size {} is negative", options.n_ctx);
   // Positions are I32 tensors.
@@ -108,6 +108,7 @@ std::span<const float> Context::eval(std::span<const int32_t> tokens, bool all_l
   const Architecture* arch = find_architecture(c.arch);
   const auto start_time = std::chrono::steady_clock::now();
   logits_.clear();
+  ledger_ = {};
   for (size_t start = 0; start < tokens.size(); start += kMaxBatch) {
     const auto chunk = tokens.subspan(start, std::min<size_t>(kMaxBatch, tokens.size() - start));
     const bool last_chunk = start + chunk.size() == tokens.size();
@@ -150,9 +151,19 @@ void Context::run(const Schedule& s, std::span<const int32_t> tokens) {
   for (Device* d : s.value_device)
     if (std::find(devices.begin(), devices.end(), d) == devices.end()) devices.push_back(d);
   bind_.assign(n_values, {});
+  // Values kept for kept(): F32 intermediates produced by the nodes keep_ names.
+  std::vector<bool> kept_value(n_values, false);
+  if (keep_)
+    for (const Node& node : graph.nodes()) {
+      const Value& out = graph.value(node.output);
+      if (out.kind == ValueKind::Intermediate && out.desc.type == DType::F32 &&
+          node.op.kind() != OpKind::Copy && keep_(node.name))
+        kept_value[static_cast<size_t>(node.output)] = true;
+    }
   for (Device* d : devices) {
-    const MemoryPlan plan =
-        plan_memory(graph, [&](ValueId v) { return s.value_device[static_cast<size_t>(v)] == d; });
+    const MemoryPlan plan = plan_memory(
+        graph, [&](ValueId v) { return s.value_device[static_cast<size_t>(v)] == d; }, 64,
+        [&](ValueId v) { return kept_value[static_cast<size_t>(v)]; });
     auto& arena = arenas_[d];
     if (!arena || arena->size() < plan.arena_bytes) {
       arena.reset();
@@ -210,18 +221,32 @@ void Context::run(const Schedule& s, std::span<const int32_t> tokens) {
       in.buffer->read(in.offset, staging.data(), staging.size());
       if (current) current->synchronize();
       out.buffer->write(out.offset, staging.data(), staging.size());
+      ledger_.ops["copy"][d->properties().id]++;
+      ledger_.copies++;
+      ledger_.copied_bytes += staging.size();
       continue;
     }
     if (d != current) {
       flush();
       current = d;
     }
+    ledger_.ops[std::string(node.op.name())][d->properties().id]++;
     Step step{&node.op, {}, out, node.name};
     for (ValueId in : node.inputs) step.inputs.push_back(bind_[static_cast<size_t>(in)]);
     steps.push_back(std::move(step));
   }
   flush();
   for (Device* d : devices) d->synchronize();
+  ledger_.splits += splits_;
+  kept_.clear();
+  for (size_t i = 0; i < graph.nodes().size(); ++i) {
+    const Node& node = graph.nodes()[i];
+    if (!kept_value[static_cast<size_t>(node.output)]) continue;
+    const TensorBinding& b = bind_[static_cast<size_t>(node.output)];
+    std::vector<float> data(static_cast<size_t>(b.desc.elements()));
+    b.buffer->read(b.offset, data.data(), b.desc.bytes());
+    kept_.emplace_back(node.name, std::move(data));
+  }
 }
 
 }  // namespace isomer

@@ -13,5 +13,6 @@ void add_devices(CLI::App& app);
 void add_synth(CLI::App& app);
 void add_quantize(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_compare(CLI::App& app);
 
 }  // namespace isomer::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   isomer::cli::add_synth(app);
   isomer::cli::add_quantize(app);
   isomer::cli::add_bench(app);
+  isomer::cli::add_compare(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

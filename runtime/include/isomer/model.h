@@ -14,6 +14,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace isomer {
@@ -101,6 +102,19 @@ struct ContextOptions {
   int64_t n_ctx = 0;          // 0: the model's training context, at most 4096
   DType kv_type = DType::F16;  // KV cache element type (F16, BF16 or F32)
   bool strict = false;  // an op the device cannot run is an error, not a CPU fallback
+  // Nodes (by name, e.g. "blk.3.ffn_resid") whose F32 outputs each evaluation keeps, for
+  // Context::kept(): per-layer comparisons between backends. Empty: none (no cost).
+  std::function<bool(std::string_view node)> keep = nullptr;
+};
+
+// What the last evaluation ran where: the provenance of its logits.
+struct RunLedger {
+  // op name -> device id -> nodes of that op run there (copies between devices included as
+  // "copy").
+  std::map<std::string, std::map<std::string, int64_t>> ops;
+  int64_t copies = 0;          // values moved between devices
+  uint64_t copied_bytes = 0;   // their bytes
+  int splits = 0;              // device runs, summed over the evaluation's graphs
 };
 
 // What a context has done and holds, for tokens/s and memory reports.
@@ -131,6 +145,11 @@ class Context {
   const std::vector<std::string>& fallbacks() const { return fallbacks_; }
   // Device runs in the last graph evaluated: 1 when the model's device ran all of it.
   int splits() const { return splits_; }
+  // Ops per device, copies between devices and splits of the last evaluation.
+  const RunLedger& ledger() const { return ledger_; }
+  // The outputs of the nodes ContextOptions::keep chose, in graph order, from the last
+  // evaluation (its last micro-batch): name -> row-major F32 values [rows, width].
+  const std::vector<std::pair<std::string, std::vector<float>>>& kept() const { return kept_; }
   int64_t n_past() const { return n_past_; }
   int64_t n_ctx() const { return n_ctx_; }
   // Forgets the whole sequence (reset) or all but its first `n_keep` positions (truncate;
@@ -160,11 +179,14 @@ class Context {
   int64_t n_past_ = 0;
   DType kv_type_;
   bool strict_ = false;
+  std::function<bool(std::string_view)> keep_;
   std::vector<KvBuffer> kv_;
   std::map<const Device*, std::unique_ptr<Buffer>> arenas_;
   std::vector<TensorBinding> bind_;
   std::vector<std::string> fallbacks_;
   int splits_ = 0;
+  RunLedger ledger_;
+  std::vector<std::pair<std::string, std::vector<float>>> kept_;
   std::vector<float> logits_;
   ContextStats stats_;
 };

@@ -2,4 +2,6 @@
 
 namespace isomer {
 const char* version();
+// The git commit the build was configured at ("unknown" outside a git checkout).
+const char* git_commit();
 }

@@ -106,7 +106,10 @@ Result run(const Params& p, const std::function<void(std::string_view)>& progres
   if (p.n_prompt + p.n_gen > ctx.n_ctx())
     fail("bench: {} prompt + {} generated tokens exceed the context of {}", p.n_prompt,
          p.n_gen, ctx.n_ctx());
-  const std::vector<int32_t> prompt = tokens(model->config().n_vocab, p.n_prompt);
+  if (!p.prompt.empty() && p.prompt.size() != static_cast<size_t>(p.n_prompt))
+    fail("bench: the prompt has {} tokens, not the {} of -p", p.prompt.size(), p.n_prompt);
+  const std::vector<int32_t> prompt =
+      p.prompt.empty() ? tokens(model->config().n_vocab, p.n_prompt) : p.prompt;
 
   std::vector<double> pp, tg;
   for (int rep = 0; rep <= p.reps; ++rep) {  // repetition 0 is the warm-up

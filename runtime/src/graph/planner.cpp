@@ -6,7 +6,7 @@
 namespace isomer {
 
 MemoryPlan plan_memory(const Graph& graph, const std::function<bool(ValueId)>& include,
-                       size_t alignment) {
+                       size_t alignment, const std::function<bool(ValueId)>& keep_alive) {
   const auto& values = graph.values();
   const int n_nodes = static_cast<int>(graph.nodes().size());
   struct Interval {
@@ -28,6 +28,9 @@ MemoryPlan plan_memory(const Graph& graph, const std::function<bool(ValueId)>& i
     for (ValueId in : graph.nodes()[static_cast<size_t>(i)].inputs)
       live[static_cast<size_t>(in)].last = std::max(live[static_cast<size_t>(in)].last, i);
   if (graph.output() >= 0) live[static_cast<size_t>(graph.output())].last = n_nodes;
+  if (keep_alive)
+    for (size_t v : planned)
+      if (keep_alive(static_cast<ValueId>(v))) live[v].last = n_nodes;
 
   // Largest first, each at the lowest offset clear of every placed value alive at the same
   // time: the classic greedy-by-size heuristic, near optimal for transformer graphs.

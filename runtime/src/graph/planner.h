@@ -19,7 +19,9 @@ struct MemoryPlan {
 
 // Plans the values `include` accepts (all per-call inputs and intermediates by default: one
 // arena per device plans the values that live on that device).
+// Values `keep_alive` accepts stay intact to the end of the graph, like its output.
 MemoryPlan plan_memory(const Graph& graph, const std::function<bool(ValueId)>& include = {},
-                       size_t alignment = 64);
+                       size_t alignment = 64,
+                       const std::function<bool(ValueId)>& keep_alive = {});
 
 }  // namespace isomer
