@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -158,6 +159,12 @@ TEST(CApi, BadInputIsAStatusWithAMessage) {
   p = isomer_model_default_params();
   p.device = 3;
   expect_failure(isomer_model_load(stories().c_str(), &p, &m), ISOMER_ERR_BACKEND, "cpu has no device 3");
+  p = isomer_model_default_params();
+  p.kernels = 5;
+  expect_failure(isomer_model_load(stories().c_str(), &p, &m), ISOMER_ERR_INVALID_ARGUMENT, "kernels 5");
+  p.struct_size = offsetof(isomer_model_params, kernels);  // a caller built before `kernels` existed
+  ASSERT_EQ(isomer_model_load(stories().c_str(), &p, &m), ISOMER_OK) << isomer_last_error();
+  EXPECT_EQ(isomer_model_free(m), ISOMER_OK);
   p = isomer_model_default_params();
   p.struct_size = 0;
   expect_failure(isomer_model_load(stories().c_str(), &p, &m), ISOMER_ERR_INVALID_ARGUMENT, "struct_size");

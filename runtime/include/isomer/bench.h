@@ -45,7 +45,7 @@ struct Params {
   int n_gen = 64;
   int reps = 5;
   // The prompt's token ids, n_prompt of them; empty: tokens(n_vocab, n_prompt).
-  std::vector<int32_t> prompt;
+  std::vector<int32_t> prompt = {};
 };
 
 struct Result {

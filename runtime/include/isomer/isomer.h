@@ -82,14 +82,19 @@ ISOMER_API isomer_status isomer_device_get(const char* backend, size_t index, is
 /* Load progress in [0, 1]; return 0 to cancel the load (ISOMER_ERR_CANCELLED). */
 typedef int (*isomer_progress_fn)(float progress, void* user_data);
 
+/* GPU backends: their own portable kernels, or the vendor's library (cuBLAS, hipBLAS) for
+ * matrix products, so that the same run can be measured with and without it. */
+typedef enum isomer_kernels { ISOMER_KERNELS_PORTABLE = 0, ISOMER_KERNELS_VENDOR = 1 } isomer_kernels;
+
 typedef struct isomer_model_params {
   size_t struct_size;
-  const char* backend; /* "cpu" (default), "vulkan", ... */
+  const char* backend; /* "cpu" (default), "vulkan", "cuda", "hip" */
   int32_t device;      /* device index within the backend */
   int32_t threads;     /* CPU threads; 0: all cores */
   int32_t use_mmap;    /* 1 (default): map the file; 0: read it into memory */
   isomer_progress_fn progress;
   void* progress_user_data;
+  int32_t kernels;     /* isomer_kernels */
 } isomer_model_params;
 
 typedef struct isomer_model_info {

@@ -73,6 +73,7 @@ struct ModelParams {
   int threads = 0;
   bool use_mmap = true;
   std::function<bool(float)> progress;  // return false to cancel
+  isomer_kernels kernels = ISOMER_KERNELS_PORTABLE;
 };
 
 class Model {
@@ -83,6 +84,7 @@ class Model {
     p.device = params.device;
     p.threads = params.threads;
     p.use_mmap = params.use_mmap ? 1 : 0;
+    p.kernels = params.kernels;
     if (params.progress) {
       p.progress = [](float f, void* user) { return (*static_cast<const std::function<bool(float)>*>(user))(f) ? 1 : 0; };
       p.progress_user_data = const_cast<std::function<bool(float)>*>(&params.progress);

@@ -242,6 +242,9 @@ isomer_status isomer_model_load(const char* path, const isomer_model_params* par
     options.threads = p.threads;
     options.use_mmap = p.use_mmap != 0;
     if (p.threads < 0) reject(ISOMER_ERR_INVALID_ARGUMENT, "isomer_model_load: threads is {}", p.threads);
+    if (p.kernels != ISOMER_KERNELS_PORTABLE && p.kernels != ISOMER_KERNELS_VENDOR)
+      reject(ISOMER_ERR_INVALID_ARGUMENT, "isomer_model_load: kernels {} is not an isomer_kernels", p.kernels);
+    options.kernels = p.kernels == ISOMER_KERNELS_VENDOR ? KernelChoice::Vendor : KernelChoice::Portable;
     if (p.progress)
       options.progress = [fn = p.progress, user = p.progress_user_data](float f) { return fn(f, user) != 0; };
     // Backend and device problems are ISOMER_ERR_BACKEND, the file's ISOMER_ERR_MODEL.
