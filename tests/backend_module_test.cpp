@@ -46,15 +46,8 @@ struct Result {
 
 Result run_cli(const std::string& env, const std::string& args) {
   const std::string command = env + " " + test::cli_path().string() + " " + args + " 2>&1";
-  Result r;
-  FILE* p = popen(command.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
+  const test::CommandResult c = test::run_command(command);
+  return {c.status, c.out};
 }
 
 // Sets an environment variable for one scope.
@@ -151,13 +144,8 @@ TEST(BackendModule, DevicesListsModulesAndWhySomeAreUnavailable) {
 }
 
 TEST(BackendModule, AStaticallyLinkedCoreLoadsNoModulesAndSaysWhy) {
-  std::string out;
-  FILE* p = popen(ISOMER_STATIC_PROBE " 2>&1", "r");
-  ASSERT_NE(p, nullptr);
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  ASSERT_EQ(pclose(p), 0) << out;
+  const auto [status, out] = test::run_command(ISOMER_STATIC_PROBE " 2>&1");
+  ASSERT_EQ(status, 0) << out;
   EXPECT_TRUE(contains(out, "cpu: available")) << out;
   for (const char* name : {"cuda", "hip"})
     EXPECT_TRUE(contains(out, std::string(name) + ": backend modules need the shared libisomer")) << out;

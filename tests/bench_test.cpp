@@ -53,11 +53,9 @@ struct Result {
 Result cli(const std::string& args) {
   Result r;
   const fs::path err = fs::temp_directory_path() / ("isomer-bench-err-" + std::to_string(getpid()));
-  FILE* p = popen((test::cli_path().string() + " " + args + " 2>" + err.string()).c_str(), "r");
-  std::array<char, 4096> buf{};
-  for (size_t n; p && (n = fread(buf.data(), 1, buf.size(), p)) > 0;) r.out.append(buf.data(), n);
-  const int s = p ? pclose(p) : -1;
-  r.status = WIFEXITED(s) ? WEXITSTATUS(s) : 128;
+  test::CommandResult c = test::run_command(test::cli_path().string() + " " + args + " 2>" + err.string());
+  r.status = c.status;
+  r.out = std::move(c.out);
   std::ifstream in(err);
   r.err.assign(std::istreambuf_iterator<char>(in), {});
   fs::remove(err);

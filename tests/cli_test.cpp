@@ -21,15 +21,8 @@ struct Result {
 
 Result run(const std::string& args) {
   const std::string command = test::cli_path().string() + " " + args + " 2>&1";
-  Result r;
-  FILE* p = popen(command.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
+  const test::CommandResult c = test::run_command(command);
+  return {c.status, c.out};
 }
 
 std::string stories() { return test::model_path("stories260K.gguf").string(); }

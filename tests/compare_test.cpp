@@ -368,15 +368,8 @@ struct Cli {
 
 Cli cli(const std::string& args) {
   const std::string command = test::cli_path().string() + " " + args + " 2>&1";
-  Cli r;
-  FILE* p = popen(command.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
+  const test::CommandResult c = test::run_command(command);
+  return {c.status, c.out};
 }
 
 const std::string kQuick = " -p 8 -n 4 -r 1 --greedy 4 -t 2 --bandwidth-gbs 10 -q";

@@ -14,20 +14,10 @@
 
 namespace {
 
-struct Output {
-  int status;
-  std::string out;
-};
+using Output = isomer::test::CommandResult;
 
 Output run(const std::string& command, bool with_stderr = false) {
-  Output r{-1, ""};
-  FILE* p = popen((command + (with_stderr ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  for (size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return isomer::test::run_command(command + (with_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 class Example : public testing::TestWithParam<std::string> {};

@@ -203,13 +203,8 @@ struct Result {
 };
 
 Result cli(const std::string& args) {
-  Result r;
-  FILE* p = popen((test::cli_path().string() + " " + args + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf{};
-  for (size_t n; p && (n = fread(buf.data(), 1, buf.size(), p)) > 0;) r.out.append(buf.data(), n);
-  const int s = p ? pclose(p) : -1;
-  r.status = WIFEXITED(s) ? WEXITSTATUS(s) : 128;
-  return r;
+  const test::CommandResult c = test::run_command(test::cli_path().string() + " " + args + " 2>&1");
+  return {c.status, c.out};
 }
 
 TEST(Quantize, Cli) {

@@ -285,13 +285,9 @@ TEST(Synth, UnknownLikeOrTypeNamesTheChoices) {
 
 // Runs the CLI with `env` (VAR=value ...) in front; stdout and stderr together.
 std::string run_cli(const std::string& args, int& status, const std::string& env = "") {
-  FILE* p = popen((env + test::cli_path().string() + " " + args + " 2>&1").c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  for (size_t n; p && (n = fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
-  const int s = p ? pclose(p) : -1;
-  status = WIFEXITED(s) ? WEXITSTATUS(s) : 128;
-  return out;
+  test::CommandResult c = test::run_command(env + test::cli_path().string() + " " + args + " 2>&1");
+  status = c.status;
+  return std::move(c.out);
 }
 
 TEST(Synth, CliWritesFilesAndRunUsesTheDefaultModel) {

@@ -12,4 +12,11 @@ std::filesystem::path model_path(const std::string& file);  // data_dir()/models
 // The `isomer` CLI built with the tests.
 std::filesystem::path cli_path();
 
+struct CommandResult {
+  int status = -1;  // exit code; 128 + signal when killed; -1 when it could not start
+  std::string out;  // what it wrote to stdout (stderr too where the command redirects it)
+};
+// Runs `command` through the shell.
+CommandResult run_command(const std::string& command);
+
 }  // namespace isomer::test

@@ -220,13 +220,8 @@ TEST(Vulkan, ShaderThatCannotBuildIsAClearError) {
 // `isomer devices` with `env` before it: its output; fails the test on a non-zero exit.
 std::string devices_output(const std::string& env) {
   const std::string command = env + " " + test::cli_path().string() + " devices 2>&1";
-  FILE* p = popen(command.c_str(), "r");
-  if (!p) return "popen failed";
-  std::string out;
-  std::array<char, 4096> buf{};
-  for (size_t n; (n = fread(buf.data(), 1, buf.size(), p)) > 0;) out.append(buf.data(), n);
-  const int status = pclose(p);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  const auto [status, out] = test::run_command(command);
+  EXPECT_EQ(status, 0) << out;
   return out;
 }
 
