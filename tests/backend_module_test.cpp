@@ -7,14 +7,11 @@
 #include <isomer/error.h>
 #include <isomer/ops/op.h>
 
-#include <array>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <random>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_data.h"

@@ -3,10 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
-#include <sys/wait.h>
 #include <fstream>
 
 #include "test_data.h"

@@ -7,13 +7,10 @@
 #include <isomer/quantize.h>
 #include <isomer/synth.h>
 
-#include <array>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_data.h"

@@ -6,14 +6,11 @@
 #include <isomer/model.h>
 #include <isomer/synth.h>
 
-#include <array>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <numbers>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_data.h"

@@ -6,10 +6,7 @@
 #include <isomer/error.h>
 #include <isomer/model.h>
 
-#include <array>
-#include <cstdio>
 #include <numeric>
-#include <sys/wait.h>
 
 #include "test_data.h"
 #if ISOMER_HAS_VULKAN
