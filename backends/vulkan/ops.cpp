@@ -85,8 +85,8 @@ Support fits_bindings(const Op& op, std::span<const TensorDesc> in, const Tensor
                                               static_cast<uint64_t>(p.n_past + in[0].rows()) * 4);
   }
   if (largest + slack > max)
-    return Support::no(fmt::format("{}: an operand of {} bytes exceeds the device's storage buffer range ({} bytes)",
-                                   op.name(), largest, max));
+    return Support::no(fmt::format("an operand of {} bytes exceeds the device's storage buffer range ({} bytes)",
+                                   largest, max));
   return Support::yes();
 }
 
