@@ -365,21 +365,7 @@ void GpuDevice::fill_params(const std::vector<Planned>& planned) {
     uint8_t* at = params_host_.ptr + p.param;
     switch (s.op->kind()) {
       case OpKind::Rope: {
-        // The cos/sin table from the positions the host wrote, by the reference's
-        // rope_angles (exact float agreement with the CPU backend and llama.cpp).
-        const auto& rp = std::get<RopeParams>(s.op->params);
-        const int64_t rows = s.inputs[0].desc.rows();
-        std::vector<int32_t> positions(static_cast<size_t>(rows));
-        s.inputs[1].buffer->read(s.inputs[1].offset, positions.data(), positions.size() * 4);
-        std::vector<float> factors;
-        if (s.inputs.size() == 3) {
-          factors.resize(static_cast<size_t>(s.inputs[2].desc.elements()));
-          s.inputs[2].buffer->read(s.inputs[2].offset, factors.data(), factors.size() * 4);
-        }
-        auto* table = reinterpret_cast<float*>(at);
-        for (int64_t r = 0; r < rows; ++r)
-          rope_angles(rp, positions[static_cast<size_t>(r)], factors.empty() ? nullptr : factors.data(),
-                      table + r * rp.n_rot);
+        rope_table(s, reinterpret_cast<float*>(at));  // exact agreement with the CPU backend
         break;
       }
       case OpKind::StoreKV: {

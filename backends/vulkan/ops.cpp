@@ -49,21 +49,10 @@ constexpr uint32_t kReduceGroup = 32;        // workgroup size of shared-memory 
 constexpr int64_t kMatVecRows = 4;
 uint64_t groups_for(int64_t n) { return (static_cast<uint64_t>(n) + kElementwiseGroup - 1) / kElementwiseGroup; }
 
-// The cos/sin table of a RoPE step, computed on the host by the reference's rope_angles (exact
-// float agreement with the CPU backend and llama.cpp), from the positions the host wrote.
+// The cos/sin table of a RoPE step, computed on the host (see isomer::rope_table).
 DeviceBuffer& rope_table(Recorder& rec, const Step& s, const RopeParams& p) {
-  const int64_t rows = s.inputs[0].desc.rows();
-  std::vector<int32_t> positions(static_cast<size_t>(rows));
-  s.inputs[1].buffer->read(s.inputs[1].offset, positions.data(), positions.size() * 4);
-  std::vector<float> factors;
-  if (s.inputs.size() == 3) {
-    factors.resize(static_cast<size_t>(s.inputs[2].desc.elements()));
-    s.inputs[2].buffer->read(s.inputs[2].offset, factors.data(), factors.size() * 4);
-  }
-  std::vector<float> table(static_cast<size_t>(rows * p.n_rot));
-  for (int64_t r = 0; r < rows; ++r)
-    rope_angles(p, positions[static_cast<size_t>(r)], factors.empty() ? nullptr : factors.data(),
-                table.data() + r * p.n_rot);
+  std::vector<float> table(static_cast<size_t>(s.inputs[0].desc.rows() * p.n_rot));
+  isomer::rope_table(s, table.data());
   DeviceBuffer& buf = rec.scratch(table.size() * 4);
   buf.write(0, table.data(), table.size() * 4);
   return buf;

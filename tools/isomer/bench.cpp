@@ -32,19 +32,6 @@ struct BenchOptions {
   bool progress = false;
 };
 
-LoadOptions load_options(const std::string& device, int threads) {
-  LoadOptions o{.backend = device, .device = 0, .threads = threads};
-  if (const auto colon = device.find(':'); colon != std::string::npos) {
-    o.backend = device.substr(0, colon);
-    const std::string index = device.substr(colon + 1);
-    if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos ||
-        index.size() > 6)
-      fail("device '{}': the index after ':' must be a number", device);
-    o.device = std::stoi(index);
-  }
-  return o;
-}
-
 // Percent of the bandwidth roof that generation reached, if a bandwidth is known.
 std::optional<double> roofline(const bench::Result& r, double gbs) {
   if (gbs <= 0 || r.generation.samples.empty()) return std::nullopt;
@@ -219,7 +206,7 @@ void add_bench(CLI::App& app) {
       for (const auto& device : o->backends)
         for (int t : o->threads) {
           bench::Params p{.model = model,
-                          .load = load_options(device, t),
+                          .load = load_options_for(device, t),
                           .context = {.n_ctx = o->n_ctx},
                           .n_prompt = o->n_prompt,
                           .n_gen = o->n_gen,

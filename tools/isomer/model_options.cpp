@@ -65,19 +65,9 @@ std::unique_ptr<Model> ModelOptions::load() {
                "weights: its text is gibberish) at {}\n",
                path);
   }
-  LoadOptions options;
-  options.backend = device;
-  options.threads = threads;
+  LoadOptions options = load_options_for(device, threads);
   options.use_mmap = !no_mmap;
   options.kernels = kernels == "vendor" ? KernelChoice::Vendor : KernelChoice::Portable;
-  if (const auto colon = device.find(':'); colon != std::string::npos) {
-    options.backend = device.substr(0, colon);
-    const std::string index = device.substr(colon + 1);
-    if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos ||
-        index.size() > 6)
-      fail("device '{}': the index after ':' must be a number", device);
-    options.device = std::stoi(index);
-  }
   return Model::load(path, options);
 }
 

@@ -66,6 +66,11 @@ struct Step {
 // vendor's library (cuBLAS) for matrix products where that library is present.
 enum class KernelChoice { Portable, Vendor };
 
+// For backends that take RoPE's cos/sin as a table: writes `table` (rows x n_rot floats) from
+// the positions (and frequency factors) the rope step's inputs hold, by the reference's
+// rope_angles, so that every backend agrees with the CPU backend and llama.cpp exactly.
+void rope_table(const Step& rope, float* table);
+
 struct DeviceOptions {
   int threads = 0;  // CPU worker threads; 0 = all cores
   KernelChoice kernels = KernelChoice::Portable;  // GPU backends; others ignore it

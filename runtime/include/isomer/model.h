@@ -54,6 +54,10 @@ struct LoadOptions {
   std::function<bool(float)> progress = nullptr;
 };
 
+// Options that load onto `device`: "cpu", "vulkan" (its first device), "vulkan:1" ...;
+// isomer::Error when the index after ':' is not a number.
+LoadOptions load_options_for(const std::string& device, int threads = 0);
+
 class LoadProgress;
 
 // The architectures isomer builds graphs for, e.g. {"llama", "qwen2", "qwen3"}.

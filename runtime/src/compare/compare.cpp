@@ -36,21 +36,6 @@ constexpr std::string_view kEvalText =
 constexpr double kClearMargin = 0.05;  // a top-1 disagreement counts only where it is clear
 constexpr size_t kTopForLogitError = 32;
 
-LoadOptions load_options(const std::string& device, int threads) {
-  LoadOptions o;
-  o.backend = device;
-  o.threads = threads;
-  if (const auto colon = device.find(':'); colon != std::string::npos) {
-    o.backend = device.substr(0, colon);
-    const std::string index = device.substr(colon + 1);
-    if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos ||
-        index.size() > 6)
-      fail("device '{}': the index after ':' must be a number", device);
-    o.device = std::stoi(index);
-  }
-  return o;
-}
-
 bool is_block_output(std::string_view name) {
   return name.starts_with("blk.") && name.ends_with(".ffn_resid");
 }
@@ -253,7 +238,7 @@ std::vector<std::string> expand_backends(const std::vector<std::string>& spec) {
         if (!find_backend(planned)) add(std::string(planned));  // a row saying it is missing
       continue;
     }
-    const LoadOptions o = load_options(s, 0);
+    const LoadOptions o = load_options_for(s, 0);
     find_backend(o.backend);  // isomer::Error listing the known backends for an unknown one
     add(s);
   }
@@ -275,7 +260,7 @@ std::string run(const Options& o, const std::function<void(std::string_view)>& p
   std::erase_if(devices, [&](const std::string& d) { return same(d, reference); });
   devices.insert(devices.begin(), reference);
 
-  const auto ref_model = Model::load(o.model, load_options(reference, o.threads));
+  const auto ref_model = Model::load(o.model, load_options_for(reference, o.threads));
   const bench::ModelFacts facts = bench::facts(*ref_model);
   const std::string text = o.eval_text.empty() ? std::string(kEvalText) : o.eval_text;
   std::vector<int32_t> tokens = ref_model->tokenizer().encode(text, true, false);
@@ -344,7 +329,7 @@ std::string run(const Options& o, const std::function<void(std::string_view)>& p
   for (size_t k = 0; k < devices.size(); ++k) {
     const std::string& requested = devices[k];
     const bool is_ref = k == 0;
-    const LoadOptions lo = load_options(requested, o.threads);
+    const LoadOptions lo = load_options_for(requested, o.threads);
     json row = {{"host", host},
                 {"requested", requested},
                 {"backend", lo.backend},

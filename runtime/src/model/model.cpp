@@ -13,6 +13,20 @@
 
 namespace isomer {
 
+LoadOptions load_options_for(const std::string& device, int threads) {
+  LoadOptions o;
+  o.backend = device;
+  o.threads = threads;
+  if (const auto colon = device.find(':'); colon != std::string::npos) {
+    o.backend = device.substr(0, colon);
+    const std::string index = device.substr(colon + 1);
+    if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos || index.size() > 6)
+      fail("device '{}': the index after ':' must be a number", device);
+    o.device = std::stoi(index);
+  }
+  return o;
+}
+
 Model::~Model() = default;
 
 const TensorBinding* Model::weight(std::string_view name, const Device& device) const {
