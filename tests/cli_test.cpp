@@ -72,6 +72,21 @@ TEST(Cli, DevicesListsTheCpu) {
   EXPECT_NE(r.out.find("cpu:0"), std::string::npos) << r.out;
 }
 
+// ISOMER_CPU_ISA caps the kernels' instruction set (tests run the portable path so); the CPU
+// row says which set runs and why, and a set isomer has no kernels for is an error naming it.
+TEST(Cli, CpuInstructionSetCapIsShownAndChecked) {
+  const Result r = run("devices");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("simd: "), std::string::npos) << r.out;
+  const test::CommandResult capped = test::run_command("ISOMER_CPU_ISA=portable " + test::cli_path().string() + " devices 2>&1");
+  ASSERT_EQ(capped.status, 0) << capped.out;
+  EXPECT_NE(capped.out.find("simd: portable"), std::string::npos) << capped.out;
+  const test::CommandResult bad = test::run_command("ISOMER_CPU_ISA=avx9000 " + test::cli_path().string() +
+                                                    " run -m " + stories() + " -p hi -n 1 2>&1");
+  EXPECT_NE(bad.status, 0) << bad.out;
+  EXPECT_NE(bad.out.find("ISOMER_CPU_ISA=avx9000"), std::string::npos) << bad.out;
+}
+
 TEST(Cli, BadInputIsAClearErrorNotACrash) {
   struct Bad {
     std::string args, message;

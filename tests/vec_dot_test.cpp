@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cpu/vec_dot.h"
+#include "cpu/vec_dot_isa.h"
 
 namespace isomer {
 namespace {
@@ -94,6 +95,31 @@ TEST_P(VecDot, MatchesDequantizedDoubleDot) {
     const float got = cpu::vec_dot(type, w.data(), a.data(), n);
     EXPECT_NEAR(got, want, 1e-5 * magnitude) << dtype_name(type) << " n=" << n;
   }
+}
+
+// The AVX2 kernels against the portable ones on the same blocks: the same activation blocks
+// and bit-identical dot products (the portable code keeps the AVX2 lanes and their order).
+TEST_P(VecDot, Avx2AndPortableKernelsAgree) {
+#if defined(__x86_64__)
+  if (cpu::detected_isa() != cpu::Isa::Avx2) GTEST_SKIP() << "this CPU has no AVX2: only the portable kernels run";
+  const DType type = GetParam(), act = cpu::activation_type(type);
+  const cpu::IsaKernels &avx2 = cpu::avx2::kKernels, &portable = cpu::portable::kKernels;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t n = 2048 + (traits(type).block_elems == 1 ? 13 : 0);
+  std::vector<float> wf(static_cast<size_t>(n));
+  for (float& v : wf) v = normal(rng) * 0.1f;
+  std::vector<uint8_t> w(row_bytes(type, n)), a(row_bytes(act, n)), b(row_bytes(act, n));
+  quantize_row(type, wf.data(), w.data(), n);
+  const std::vector<float> x = activations(n, rng);
+  avx2.quantize_activation(act, x.data(), a.data(), n);
+  portable.quantize_activation(act, x.data(), b.data(), n);
+  EXPECT_EQ(a, b) << dtype_name(type);
+  EXPECT_EQ(avx2.vec_dot_fn(type)(w.data(), a.data(), n), portable.vec_dot_fn(type)(w.data(), a.data(), n))
+      << dtype_name(type);
+#else
+  GTEST_SKIP() << "not x86-64: there are only the portable kernels";
+#endif
 }
 
 INSTANTIATE_TEST_SUITE_P(WeightTypes, VecDot, testing::ValuesIn(kWeightTypes),

@@ -11,6 +11,7 @@
 
 #include "kernels.h"
 #include "thread_pool.h"
+#include "vec_dot_isa.h"
 
 namespace isomer::cpu {
 namespace {
@@ -77,11 +78,7 @@ DeviceProperties cpu_properties(int threads) {
   p.memory_bytes = physical_memory();
   p.compute_units = std::thread::hardware_concurrency();
   p.extra.emplace_back("threads", std::to_string(threads));
-#if defined(__AVX2__) && defined(__FMA__)
-  p.extra.emplace_back("simd", "avx2+fma");
-#else
-  p.extra.emplace_back("simd", "scalar");
-#endif
+  p.extra.emplace_back("simd", isa_description());
   return p;
 }
 

@@ -17,10 +17,6 @@
 #include <memory>
 #include <thread>
 
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
-
 namespace isomer::bench {
 namespace {
 
@@ -160,24 +156,12 @@ bool reset_peak_rss() {
 
 namespace {
 
-// Sums 64-bit words, eight independent accumulators so loads are the only limit.
+// Sums 64-bit words, eight independent accumulators so loads are the only limit; the compiler
+// vectorises a clone for AVX2, chosen at run time where the CPU has it.
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target_clones("avx2", "default")))
+#endif
 uint64_t sum_words(const uint64_t* p, size_t n) {
-#if defined(__AVX2__)
-  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-  size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    a0 = _mm256_add_epi64(a0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
-    a1 = _mm256_add_epi64(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 4)));
-    a2 = _mm256_add_epi64(a2, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 8)));
-    a3 = _mm256_add_epi64(a3, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 12)));
-  }
-  const __m256i s = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
-  alignas(32) uint64_t lanes[4];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), s);
-  uint64_t total = lanes[0] + lanes[1] + lanes[2] + lanes[3];
-  for (; i < n; ++i) total += p[i];
-  return total;
-#else
   uint64_t a[8] = {};
   size_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -186,7 +170,6 @@ uint64_t sum_words(const uint64_t* p, size_t n) {
   for (uint64_t v : a) total += v;
   for (; i < n; ++i) total += p[i];
   return total;
-#endif
 }
 
 }  // namespace

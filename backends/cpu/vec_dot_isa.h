@@ -1,0 +1,42 @@
+// The CPU kernels are compiled once per instruction set (vec_dot_<isa>.cpp) and one set is
+// chosen at run time from CPUID, so one binary runs on any x86-64 and uses what the CPU has.
+#pragma once
+
+#include <isomer/ops/dtype.h>
+
+#include <cstdint>
+#include <string>
+
+#include "vec_dot.h"
+
+namespace isomer::cpu {
+
+enum class Isa { Portable, Avx2 };
+
+// One instruction set's kernels (vec_dot.h's functions of the same names).
+struct IsaKernels {
+  void (*quantize_activation)(DType act, const float* x, void* dst, int64_t n);
+  VecDotFn (*vec_dot_fn)(DType weight);
+  void (*mad_f16)(uint16_t* y, const uint16_t* x, float v, int64_t n);
+  void (*scale_f16)(uint16_t* y, float v, int64_t n);
+};
+
+namespace portable {
+extern const IsaKernels kKernels;
+}
+#if defined(__x86_64__)
+namespace avx2 {
+extern const IsaKernels kKernels;
+}
+#endif
+
+const char* isa_name(Isa isa);
+// The best instruction set this CPU supports.
+Isa detected_isa();
+// The one the kernels use: detected_isa(), capped by $ISOMER_CPU_ISA (portable | avx2) so
+// tests and comparisons can run the lower paths; an unknown value is an error naming it.
+Isa active_isa();
+// What `isomer devices` shows: the active set, and why when it is below the detected one.
+std::string isa_description();
+
+}  // namespace isomer::cpu
