@@ -129,8 +129,8 @@ void record_step(Recorder& rec, const Step& s) {
       }
       const uint32_t x_vec4 = x.offset % 16 == 0 && k % 4 == 0 ? 1u : 0u;
       if (matvec) {
-        // Decode: workgroups of one subgroup where subgroupAdd is there (several subgroups on
-        // wide ones), else of kReduceGroup invocations.
+        // Decode (and F32 products): workgroups of one subgroup where subgroupAdd is there
+        // (several subgroups on wide ones), else of kReduceGroup invocations.
         const Context& ctx = rec.context();
         const uint32_t wg = ctx.subgroups ? std::clamp(ctx.phys.subgroup_size, 8u, 128u) : kReduceGroup;
         rec.dispatch_groups(variant(ctx.subgroups ? "mul_mv_sg" : "mul_mv", in[1].desc.type),

@@ -4,8 +4,9 @@
 // the weights are dequantised once per step and reused by all BN activation rows, and each of
 // the 64 invocations (an 8 x 8 grid) accumulates a TM x TN register micro-tile (weight rows
 // tm + 8 i, activation rows tn + 8 j). On lavapipe every load costs about the same whatever its
-// width, so what counts is loads per multiply-add: each 16-byte shared load feeds TN or TM of
-// them. Shared memory stays within the 16 KiB every Vulkan device offers.
+// width, so what counts is loads per multiply-add: each 16-byte shared load feeds TN (or TM)
+// products of 4 f32 values or, for K-quants, of 16 byte levels. Shared memory stays within the
+// 16 KiB every Vulkan device offers.
 //
 // K-quant weights (Q8K) compute what the CPU backend (and GGML's CPU) computes: activations come
 // as Q8_K levels from quantize_q8k.comp; level products are summed in int per sub-block and
