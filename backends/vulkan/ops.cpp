@@ -44,9 +44,11 @@ uint32_t f32_bits(float f) {
 constexpr uint32_t kElementwiseGroup = 256;  // local_size_x of the element-wise shaders
 constexpr uint32_t kReduceGroup = 32;        // workgroup size of shared-memory reductions
 // Products of at most this many activation rows run as matrix-vector products (mul_mv, one
-// dispatch row each); larger ones as mul_mat, whose summation order the fidelity references
-// were measured with (see docs/BENCHMARKS.md on why prefill keeps it for now).
+// dispatch row each); larger ones as tiled matrix products (mul_mm), except with F32 weights:
+// their bar (KL 1e-5) is within what the order of the float sums alone moves (stories260K:
+// 3.8e-7 in mul_mv's order, 1.7e-5 in mul_mm's), and only mul_mv's order was measured inside it.
 constexpr int64_t kMatVecRows = 4;
+constexpr uint32_t kTile = 32;  // mul_mm's tile: weight rows (BM) and activation rows (BN)
 uint64_t groups_for(int64_t n) { return (static_cast<uint64_t>(n) + kElementwiseGroup - 1) / kElementwiseGroup; }
 
 // The cos/sin table of a RoPE step, computed on the host (see isomer::rope_table).
@@ -86,7 +88,7 @@ Support supports_op(const Op& op, std::span<const TensorDesc> in, const TensorDe
     case OpKind::MatMul:
     case OpKind::GetRows: {
       const DType t = op.kind() == OpKind::MatMul ? in[1].type : in[0].type;
-      const std::string_view shader = op.kind() == OpKind::MatMul ? "mul_mat" : "get_rows";
+      const std::string_view shader = op.kind() == OpKind::MatMul ? "mul_mv" : "get_rows";  // mul_mv takes every type
       if (!Pipelines::has(variant(shader, t)))
         return Support::no(fmt::format("{} with {} weights: no Vulkan shader yet", op.name(), dtype_name(t)));
       return Support::yes();
@@ -114,29 +116,31 @@ void record_step(Recorder& rec, const Step& s) {
   switch (s.op->kind()) {
     case OpKind::MatMul: {
       const int64_t rows = in[0].desc.rows(), k = in[0].desc.cols(), m = in[1].desc.shape[0];
+      const bool matvec = rows <= kMatVecRows || in[1].desc.type == DType::F32;
       Operand x = operand(0, in[0]);
       if (traits(in[1].desc.type).block_elems == 256) {
-        // K-quant weights: activations rounded to Q8_K first, as the CPU backend does.
+        // K-quant weights: activations rounded to Q8_K first, as the CPU backend does; mul_mm
+        // takes the levels and scales (to sum in int), mul_mv the rounded values.
         DeviceBuffer& q = rec.scratch(in[0].desc.bytes());
         const int64_t blocks = in[0].desc.elements() / 256;
-        rec.dispatch_groups("quantize_q8k", {x, {2, &q, 0, q.size(), true}}, {u32(blocks)},
+        rec.dispatch_groups("quantize_q8k", {x, {2, &q, 0, q.size(), true}}, {u32(blocks), matvec ? 0u : 1u},
                             static_cast<uint64_t>(blocks));
         x = {0, &q, 0, q.size(), false};
       }
-      if (rows <= kMatVecRows) {
-        // Decode: workgroups of one subgroup where subgroupAdd is there (several subgroups on
-        // wide ones), else of kReduceGroup invocations.
+      const uint32_t x_vec4 = x.offset % 16 == 0 && k % 4 == 0 ? 1u : 0u;
+      if (matvec) {
+        // Decode (and F32 products): workgroups of one subgroup where subgroupAdd is there
+        // (several subgroups on wide ones), else of kReduceGroup invocations.
         const Context& ctx = rec.context();
         const uint32_t wg = ctx.subgroups ? std::clamp(ctx.phys.subgroup_size, 8u, 128u) : kReduceGroup;
         rec.dispatch_groups(variant(ctx.subgroups ? "mul_mv_sg" : "mul_mv", in[1].desc.type),
                             {x, operand(1, in[1]), out(2)},
-                            {u32(rows), u32(k), u32(m), u32(row_bytes(in[1].desc.type, k)),
-                             x.offset % 16 == 0 && k % 4 == 0 ? 1u : 0u},
+                            {u32(rows), u32(k), u32(m), u32(row_bytes(in[1].desc.type, k)), x_vec4},
                             static_cast<uint64_t>(m), u32(rows), {wg, 1});
       } else {
-        rec.dispatch_groups(variant("mul_mat", in[1].desc.type), {x, operand(1, in[1]), out(2)},
-                            {u32(rows), u32(k), u32(m), u32(row_bytes(in[1].desc.type, k))},
-                            static_cast<uint64_t>(m), u32((rows + 7) / 8));
+        rec.dispatch_groups(variant("mul_mm", in[1].desc.type), {x, operand(1, in[1]), out(2)},
+                            {u32(rows), u32(k), u32(m), u32(row_bytes(in[1].desc.type, k)), x_vec4},
+                            (static_cast<uint64_t>(m) + kTile - 1) / kTile, u32((rows + kTile - 1) / kTile));
       }
       return;
     }

@@ -4,6 +4,13 @@ uint wbyte(uint a) { return (W[a >> 2] >> ((a & 3u) * 8u)) & 0xffu; }
 uint wu16(uint a) { return (W[a >> 2] >> ((a & 2u) * 8u)) & 0xffffu; }
 float wf16(uint a) { return unpackHalf2x16(wu16(a)).x; }
 int wi8(uint a) { return bitfieldExtract(int(wbyte(a)), 0, 8); }
+// 32 bits at any byte address of W (weights of odd-sized blocks are 2-byte aligned).
+uint wword(uint a) {
+  const uint i = a >> 2, s = (a & 3u) * 8u, lo = W[i] >> s;
+  return s == 0u ? lo : lo | (W[i + 1u] << (32u - s));
+}
+uvec4 bytes4(uint w) { return (uvec4(w) >> uvec4(0u, 8u, 16u, 24u)) & 255u; }
+uvec4 nibbles4(uint w, uint shift) { return (uvec4(w) >> (uvec4(0u, 8u, 16u, 24u) + shift)) & 15u; }
 
 // The 6-bit scale (x) and min (y) of sub-block j of a Q4_K / Q5_K block's scales at s.
 uvec2 k4_scale_min(uint s, uint j) {
@@ -73,3 +80,43 @@ float wval(uint row, uint e) {
 #error "no TYPE_<name> defined"
 #endif
 }
+
+#if !defined(TYPE_F32) && !defined(TYPE_Q4_K) && !defined(TYPE_Q5_K) && !defined(TYPE_Q6_K)
+// Elements e .. e + 3 of a weight row (e a multiple of 4, e + 4 <= k), from one or two word
+// loads instead of wval's per element.
+vec4 wquad(uint row, uint e) {
+#if defined(TYPE_F16) || defined(TYPE_BF16)
+  const uint lo = wword(row + 2u * e), hi = wword(row + 2u * e + 4u);
+#if defined(TYPE_F16)
+  return vec4(unpackHalf2x16(lo), unpackHalf2x16(hi));
+#else
+  return uintBitsToFloat(uvec4(lo << 16, lo & 0xffff0000u, hi << 16, hi & 0xffff0000u));
+#endif
+#elif defined(TYPE_Q8_0)
+  const uint b = row + (e / 32u) * 34u;
+  return wf16(b) * vec4(ivec4(wword(b + 2u + e % 32u)) << ivec4(24, 16, 8, 0) >> 24);
+#else  // Q4_0, Q4_1, Q5_0, Q5_1: element j and j + 16 share byte j
+  const uint j = e % 32u;
+#if defined(TYPE_Q4_0)
+  const uint b = row + (e / 32u) * 18u, qs = b + 2u;
+#elif defined(TYPE_Q4_1)
+  const uint b = row + (e / 32u) * 20u, qs = b + 4u;
+#elif defined(TYPE_Q5_0)
+  const uint b = row + (e / 32u) * 22u, qs = b + 6u;
+#else
+  const uint b = row + (e / 32u) * 24u, qs = b + 8u;
+#endif
+  uvec4 q = nibbles4(wword(qs + (j & 15u)), j < 16u ? 0u : 4u);
+#if defined(TYPE_Q5_0) || defined(TYPE_Q5_1)
+  q |= ((uvec4(wword(qs - 4u)) >> (uvec4(0u, 1u, 2u, 3u) + j)) & 1u) << 4;
+#endif
+#if defined(TYPE_Q4_0)
+  return wf16(b) * (vec4(q) - 8.0);
+#elif defined(TYPE_Q5_0)
+  return wf16(b) * (vec4(q) - 16.0);
+#else
+  return wf16(b) * vec4(q) + wf16(b + 2u);
+#endif
+#endif
+}
+#endif

@@ -36,14 +36,6 @@ float acc[NB], sq[NB];  // per activation row: the dot product, the current item
 float sx[NB];           // the current item's sum of x (for the blocks' minimums)
 #endif
 
-// 32 bits at any byte address of W (weights of odd-sized blocks are 2-byte aligned).
-uint wword(uint a) {
-  const uint i = a >> 2, s = (a & 3u) * 8u, lo = W[i] >> s;
-  return s == 0u ? lo : lo | (W[i + 1u] << (32u - s));
-}
-uvec4 bytes4(uint w) { return (uvec4(w) >> uvec4(0u, 8u, 16u, 24u)) & 255u; }
-uvec4 nibbles4(uint w, uint shift) { return (uvec4(w) >> (uvec4(0u, 8u, 16u, 24u) + shift)) & 15u; }
-
 // Adds q . x[e .. e + 3] of every activation row.
 void quad(vec4 q, uint e) {
   for (uint b = 0u; b < NB; ++b) {
