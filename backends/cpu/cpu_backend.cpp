@@ -160,7 +160,7 @@ class CpuDevice final : public Device {
     switch (op.kind()) {
       case OpKind::MatMul:
 #if ISOMER_HAS_DNNL
-        if (onednn_ && OneDnn::takes(in[0], in[1])) return onednn_->mat_mul(pool_, widened_, in[0], in[1], out);
+        if (onednn_ && OneDnn::takes(in[0], in[1])) return onednn_->mat_mul(pool_, in[0], in[1], out);
 #endif
         return mat_mul(pool_, scratch_, in[0], in[1], out);
       case OpKind::Attention:
@@ -185,7 +185,6 @@ class CpuDevice final : public Device {
   std::vector<uint8_t> scratch_;  // mat_mul's converted activations
 #if ISOMER_HAS_DNNL
   std::unique_ptr<OneDnn> onednn_;  // --kernels vendor
-  std::vector<float> widened_;      // its F16 / BF16 weight panels
 #endif
 };
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -30,11 +31,13 @@ class OneDnn {
   // values), so it would have to dequantise every weight on every call.
   static bool takes(const TensorView& x, const TensorView& w);
 
-  // y[rows, m] = x[rows, k] w[m, k]^T. F32 weights are used in place (mmapped or not) as the
-  // column-major B matrix; F16 / BF16 weights are widened to f32 a panel of rows at a time into
-  // `scratch` by `pool`, because oneDNN 2.6 has f16 / bf16 matmul only on AVX-512 machines.
-  void mat_mul(ThreadPool& pool, std::vector<float>& scratch, const TensorView& x, const TensorView& w,
-               const TensorView& out);
+  // y[rows, m] = x[rows, k] w[m, k]^T, on `pool`: each task multiplies x by a block of
+  // weight rows with a single-threaded oneDNN call (its own OpenMP team would spin on the
+  // cores the pool needs next, which halved prefill speed at 2 threads). F32 weights are used
+  // in place (mmapped or not) as the column-major B matrix; F16 / BF16 weight blocks are first
+  // widened to f32 in the task's buffer, because oneDNN 2.6 has f16 / bf16 matmul only on
+  // AVX-512 machines.
+  void mat_mul(ThreadPool& pool, const TensorView& x, const TensorView& w, const TensorView& out);
 
  private:
   // Decode (one row) and short prompts stay portable: a matrix-vector product gains nothing
@@ -42,13 +45,14 @@ class OneDnn {
   static constexpr int64_t kMinRows = 8;
 
   struct Primitive;
-  // Primitives and their memory objects, created once per shape (rows, k, n, ldc): prefill and
-  // decode see a handful of shapes, and creating a primitive costs far more than a small product.
-  Primitive& primitive(int64_t rows, int64_t k, int64_t n, int64_t ldc);
+  // Primitives, created once per shape (rows, k, n, ldc) and shared by the pool's tasks:
+  // prefill sees a handful of shapes, and creating a primitive costs far more than a product.
+  const Primitive& primitive(int64_t rows, int64_t k, int64_t n, int64_t ldc);
 
   struct Engine;
   std::unique_ptr<Engine> engine_;
   int threads_;
+  std::mutex cache_mutex_;
   std::map<std::tuple<int64_t, int64_t, int64_t, int64_t>, std::unique_ptr<Primitive>> cache_;
 };
 
