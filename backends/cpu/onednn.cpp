@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <vector>
 
 namespace isomer::cpu {
 namespace {
@@ -24,7 +25,7 @@ struct OneDnn::Engine {
 
 struct OneDnn::Primitive {
   dnnl::matmul matmul;
-  memory::desc src, weights, dst;
+  memory::desc src, weights, dst, scratchpad;
 };
 
 OneDnn::OneDnn(int threads) : threads_(threads) {
@@ -58,7 +59,13 @@ const OneDnn::Primitive& OneDnn::primitive(int64_t rows, int64_t k, int64_t n, i
     p->src = memory::desc({rows, k}, memory::data_type::f32, memory::dims{k, 1});
     p->weights = memory::desc({k, n}, memory::data_type::f32, memory::dims{1, k});
     p->dst = memory::desc({rows, n}, memory::data_type::f32, memory::dims{ldc, 1});
-    p->matmul = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(p->src, p->weights, p->dst), engine_->engine));
+    // The caller's scratchpad: tasks on several threads run the same primitive at once, and
+    // the library's own scratchpad is shared unless oneDNN was built for concurrent execution.
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p->src, p->weights, p->dst), attr, engine_->engine);
+    p->matmul = dnnl::matmul(pd);
+    p->scratchpad = pd.scratchpad_desc();
     slot = std::move(p);
   } catch (const dnnl::error& e) {
     cache_.erase({rows, k, n, ldc});
@@ -75,8 +82,9 @@ void OneDnn::mat_mul(ThreadPool& pool, const TensorView& x, const TensorView& w,
   if (type != DType::F32) block = std::min(block, std::max<int64_t>(1, kWidenedElements / k));
   block = std::min(m, (block + kBlockAlign - 1) / kBlockAlign * kBlockAlign);
   pool.parallel_for((m + block - 1) / block, 1, [&](int64_t begin, int64_t end) {
-    // Each pool thread's widened weight block, kept for its next product.
+    // Each pool thread's widened weight block and scratchpad, kept for its next product.
     thread_local std::vector<float> widened;
+    thread_local std::vector<uint8_t> scratchpad;
     // The OpenMP thread count is per calling thread: this one runs oneDNN alone.
     omp_set_num_threads(1);
     dnnl::stream stream(engine_->engine);
@@ -90,10 +98,12 @@ void OneDnn::mat_mul(ThreadPool& pool, const TensorView& x, const TensorView& w,
         weights = widened.data();
       }
       const Primitive& p = primitive(rows, k, n, m);
+      scratchpad.resize(std::max(scratchpad.size(), p.scratchpad.get_size()));
       try {
         p.matmul.execute(stream, {{DNNL_ARG_SRC, memory(p.src, engine_->engine, const_cast<float*>(x.as<const float>()))},
                                   {DNNL_ARG_WEIGHTS, memory(p.weights, engine_->engine, const_cast<float*>(weights))},
-                                  {DNNL_ARG_DST, memory(p.dst, engine_->engine, out.as<float>() + j0)}});
+                                  {DNNL_ARG_DST, memory(p.dst, engine_->engine, out.as<float>() + j0)},
+                                  {DNNL_ARG_SCRATCHPAD, memory(p.scratchpad, engine_->engine, scratchpad.data())}});
         stream.wait();
       } catch (const dnnl::error& e) {
         fail("oneDNN: matmul of {} x {} times {} x {} failed: {}", rows, k, k, n, e.what());
