@@ -4,6 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   libfmt-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libssl-dev
+  libdnnl-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   glslc libvulkan-dev mesa-vulkan-drivers
   hipcc libamdhip64-dev rocm-device-libs

@@ -106,7 +106,7 @@ TEST(Bench, JsonHasEveryField) {
   ASSERT_EQ(j["results"].size(), 2u);
   for (const auto& x : j["results"]) {
     for (const char* key : {"model", "description", "arch", "type", "size_bytes", "params",
-                            "bytes_per_token", "backend", "device", "threads", "n_prompt",
+                            "bytes_per_token", "backend", "device", "kernels", "threads", "n_prompt",
                             "n_gen", "reps", "pp", "tg", "peak_rss_bytes", "roofline_pct"})
       EXPECT_TRUE(x.contains(key)) << key;
     EXPECT_EQ(x["model"], tiny());
@@ -139,7 +139,7 @@ TEST(Bench, CsvAndMarkdown) {
 
   r = cli("bench -m " + tiny() + " -p 8 -n 4 -r 1 -t 1 --bandwidth-gbs 10");
   ASSERT_EQ(r.status, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("| model | size | params | backend | threads | test | t/s | peak RSS | "
+  EXPECT_NE(r.out.find("| model | size | params | backend | kernels | threads | test | t/s | peak RSS | "
                        "roofline |"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("| pp8 |"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("| tg4 |"), std::string::npos) << r.out;

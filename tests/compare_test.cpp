@@ -8,13 +8,16 @@
 #include <isomer/error.h>
 #include <isomer/synth.h>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
 
+#include "test_backends.h"
 #include "test_data.h"
 
 namespace isomer {
@@ -152,16 +155,61 @@ TEST(Compare, CpuReportOnStories260K) {
   EXPECT_GT(cpu["speed"]["pp"]["mean"].get<double>(), 0);
   EXPECT_GT(cpu["speed"]["tg"]["mean"].get<double>(), 0);
   EXPECT_FALSE(cpu["speed"]["roofline_pct"].is_null());
-  EXPECT_EQ(cpu["vendor_libraries"], "n/a: this backend has no vendor path");
+  // oneDNN's name where it is built in, else why not (CpuVendorShare checks the measurement).
+  EXPECT_FALSE(cpu["vendor_libraries"].get<std::string>().empty());
   EXPECT_EQ(r["model"]["sha256"].get<std::string>().size(), 64u);
   EXPECT_EQ(compare::strict_violations(text), std::vector<std::string>{});
   const std::string table = compare::render(text, compare::Format::Table);
   for (const char* label : {"runs?", "same answer?", "how fast?", "environment", "KL mean / max",
-                            "generation tokens/s", "energy", "vendor libraries", "op × device"})
+                            "generation tokens/s", "energy", "vendor libraries", "vendor share", "op × device"})
     EXPECT_NE(table.find(label), std::string::npos) << label << "\n" << table;
 }
 
+// With oneDNN built in, the CPU row measures --kernels vendor too and reports the speed share
+// owed to it; a prompt of more than 8 tokens, so that its products go to oneDNN.
+TEST(Compare, CpuVendorShareOnStories260K) {
+  if (std::ranges::count(test::vendor_backends(), "cpu_vendor") == 0)
+    GTEST_SKIP() << "cpu --kernels vendor unavailable: " << test::no_vendor_reason("cpu");
+  auto o = quick(stories(), {"cpu"});
+  o.n_prompt = 32;
+  const std::string text = compare::run(o);
+  expect_valid(text);
+  const json cpu = json::parse(text)["rows"][0];
+  EXPECT_TRUE(cpu["vendor_libraries"].get<std::string>().starts_with("oneDNN ")) << cpu["vendor_libraries"];
+  const json& v = cpu["vendor_share"];
+  EXPECT_EQ(v["library"], cpu["vendor_libraries"]);
+  ASSERT_TRUE(v["pp_share"].is_number()) << v["note"];
+  ASSERT_TRUE(v["tg_share"].is_number()) << v["note"];
+  EXPECT_GT(v["pp"]["mean"].get<double>(), 0);
+  EXPECT_DOUBLE_EQ(v["pp_share"].get<double>(),
+                   1 - cpu["speed"]["pp"]["mean"].get<double>() / v["pp"]["mean"].get<double>());
+  for (const auto format : {compare::Format::Table, compare::Format::Markdown, compare::Format::Csv})
+    EXPECT_NE(compare::render(text, format).find(fmt::format("{:+.1f} % / {:+.1f} % ({})", 100 * v["pp_share"].get<double>(),
+                                                             100 * v["tg_share"].get<double>(), v["library"].get<std::string>())),
+              std::string::npos);
+
+  // A model whose matrices are all quantised: nothing for oneDNN, said so without a run.
+  const std::string q = compare::run(quick(test::model_path("llama-syn-q4_0.gguf").string(), {"cpu"}));
+  expect_valid(q);
+  const json qv = json::parse(q)["rows"][0]["vendor_share"];
+  EXPECT_TRUE(qv["pp_share"].is_null());
+  EXPECT_NE(qv["note"].get<std::string>().find("nothing to accelerate"), std::string::npos) << qv["note"];
+}
+
+TEST(Compare, CpuWithoutOneDnnSaysSo) {
+  if (std::ranges::count(test::no_vendor_backends(), "cpu") == 0)
+    GTEST_SKIP() << "this build has oneDNN (CpuVendorShareOnStories260K covers it)";
+  auto o = quick(stories(), {"cpu"});
+  o.reps = 0;
+  const json cpu = json::parse(compare::run(o))["rows"][0];
+  EXPECT_EQ(cpu["vendor_libraries"], "n/a: oneDNN was not built in");
+  EXPECT_EQ(cpu["vendor_share"]["note"], "n/a: oneDNN was not built in");
+}
+
 TEST(Compare, VulkanAgainstCpuOnStories260K) {
+  const auto all = backends();
+  if (std::none_of(all.begin(), all.end(), [](Backend* b) { return b->name() == "vulkan"; }))
+    GTEST_SKIP() << "vulkan unavailable: this build has no Vulkan backend (ISOMER_VULKAN=OFF or no toolchain)";
   if (backend("vulkan").devices().empty())
     GTEST_SKIP() << "vulkan unavailable: " << backend("vulkan").unavailable_reason();
   const std::string text = compare::run(quick(stories(), {"cpu", "vulkan"}));

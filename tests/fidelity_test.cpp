@@ -44,6 +44,11 @@ constexpr KnownDeviation kKnownDeviations[] = {
      "8 one rounding decision (an F16 value sum or a Q8_0 activation step) falls the other way "
      "and, in a 260K-parameter model with 8-wide heads, shifts every later logit by ~0.1. "
      "Measured KL 3.3e-3 (bar 2.5e-3); logit error 0.24 and top-1 100 % are within the bar."},
+    {"cpu_vendor", "stories260K.story.json", 3e-5,
+     "oneDNN's f32 GEMM sums each product in its own blocked order (NMSE 2e-14 against double "
+     "precision, as exact as a plain f32 sum) instead of llama.cpp's vector partial sums; in this 260K-parameter model with 8-wide heads the last-bit differences "
+     "grow to a logit error of 0.021 (bar 0.03, top-1 100 %) and KL 1.7e-5 against the F32 bar "
+     "of 1e-5. The F16 / BF16 references meet their bars on the same path."},
 };
 
 const KnownDeviation* known_deviation(std::string_view backend, std::string_view reference) {
@@ -100,9 +105,10 @@ using Param = std::tuple<std::string, std::string>;  // backend, reference file
 class Fidelity : public testing::TestWithParam<Param> {};
 
 TEST_P(Fidelity, TeacherForcedLogitsMatchLlamaCpp) {
-  const auto& [backend, file] = GetParam();
+  const auto& [backend, file] = GetParam();  // backend: "cpu", or "cpu_vendor" (test_backends.h)
   const auto ref = read_json(test::data_dir() / "reference" / file);
-  const auto model = Model::load(test::model_path(ref["model"]), {.backend = backend});
+  const auto [name, kernels] = test::backend_and_kernels(backend);
+  const auto model = Model::load(test::model_path(ref["model"]), {.backend = name, .kernels = kernels});
   std::vector<int32_t> tokens = ref["prompt_tokens"];
   for (int32_t t : ref["greedy_tokens"]) tokens.push_back(t);
   ASSERT_EQ(tokens.size(), ref["positions"].size());
@@ -132,15 +138,34 @@ TEST_P(Fidelity, TeacherForcedLogitsMatchLlamaCpp) {
   EXPECT_LE(a.max_lse_error, bar.logit_error);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    References, Fidelity,
-    testing::Combine(testing::ValuesIn(test::available_backends()), testing::ValuesIn(reference_files())),
-    [](const testing::TestParamInfo<Param>& info) {
-      std::string name = std::get<0>(info.param) + "_" + std::get<1>(info.param);
-      for (char& c : name)
-        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-      return name;
-    });
+std::string fidelity_name(const testing::TestParamInfo<Param>& info) {
+  std::string name = std::get<0>(info.param) + "_" + std::get<1>(info.param);
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(References, Fidelity,
+                         testing::Combine(testing::ValuesIn(test::available_backends()),
+                                          testing::ValuesIn(reference_files())),
+                         fidelity_name);
+
+// The references of float models (F32, F16, BF16 weights), the ones vendor kernels change:
+// they take no quantised weights (backends/cpu/onednn.h).
+std::vector<std::string> float_reference_files() {
+  std::vector<std::string> files;
+  for (const std::string& f : reference_files()) {
+    const std::string desc = read_json(test::data_dir() / "reference" / f)["peer_desc"];
+    if (desc.find("F32") != std::string::npos || desc.find("F16") != std::string::npos) files.push_back(f);
+  }
+  return files;
+}
+
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Fidelity);
+INSTANTIATE_TEST_SUITE_P(Vendor, Fidelity,
+                         testing::Combine(testing::ValuesIn(test::vendor_backends()),
+                                          testing::ValuesIn(float_reference_files())),
+                         fidelity_name);
 
 // Greedy generation with incremental decode (prefill, then one token at a time through the
 // KV cache) must reproduce llama.cpp's text for the real model.
@@ -174,6 +199,7 @@ TEST_P(Greedy, Stories260KReproducesReferenceText) {
 INSTANTIATE_TEST_SUITE_P(Backends, Greedy, testing::ValuesIn(test::available_backends()));
 
 ISOMER_INSTANTIATE_UNAVAILABLE_BACKENDS();
+ISOMER_INSTANTIATE_NO_VENDOR_KERNELS();
 
 }  // namespace
 }  // namespace isomer

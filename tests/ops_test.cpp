@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <random>
@@ -180,16 +181,19 @@ double nmse(const TensorDesc& d, const std::vector<uint8_t>& got, const std::vec
 using Param = std::tuple<std::string, Case>;
 class Conformance : public testing::TestWithParam<Param> {};
 
-// "<backend>_baseline" runs the backend with DeviceOptions::baseline (its fallback paths).
+// "<backend>_baseline" runs the backend with DeviceOptions::baseline (its fallback paths);
+// "<backend>_vendor" with its vendor kernels (test_backends.h).
 constexpr std::string_view kBaseline = "_baseline";
 
 TEST_P(Conformance, MatchesReference) {
-  auto [backend_name, c] = GetParam();
+  auto [param, c] = GetParam();
   DeviceOptions options;
-  if (backend_name.ends_with(kBaseline)) {
-    backend_name.resize(backend_name.size() - kBaseline.size());
+  if (param.ends_with(kBaseline)) {
+    param.resize(param.size() - kBaseline.size());
     options.baseline = true;
   }
+  const auto [backend_name, kernels] = test::backend_and_kernels(param);
+  options.kernels = kernels;
   auto device = backend(backend_name).open(0, options);
   std::mt19937 rng(1234);
 
@@ -256,7 +260,7 @@ std::vector<std::string> baseline_backends() {
     if (b == "vulkan") names.push_back(b + std::string(kBaseline));
   return names;
 }
-std::vector<Case> baseline_cases() {
+std::vector<Case> mul_mat_cases() {
   std::vector<Case> cases;
   for (Case& c : all_cases())
     if (c.op.kind() == OpKind::MatMul) cases.push_back(std::move(c));
@@ -265,7 +269,17 @@ std::vector<Case> baseline_cases() {
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Conformance);
 INSTANTIATE_TEST_SUITE_P(Baseline, Conformance,
                          testing::Combine(testing::ValuesIn(baseline_backends()),
-                                          testing::ValuesIn(baseline_cases())),
+                                          testing::ValuesIn(mul_mat_cases())),
+                         [](const testing::TestParamInfo<Param>& info) {
+                           return std::get<0>(info.param) + "_" + std::get<1>(info.param).name;
+                         });
+// Vendor kernels (CPU: oneDNN) take only matrix products, and only those of several rows and
+// float weights; the other cases check that the rest still goes to the backend's own kernels.
+// The bounds are the same: oneDNN's f32 sums differ from the reference's only in order, and
+// for F16 / BF16 weights it skips the activations' rounding, which the bounds allow for.
+INSTANTIATE_TEST_SUITE_P(Vendor, Conformance,
+                         testing::Combine(testing::ValuesIn(test::vendor_backends()),
+                                          testing::ValuesIn(mul_mat_cases())),
                          [](const testing::TestParamInfo<Param>& info) {
                            return std::get<0>(info.param) + "_" + std::get<1>(info.param).name;
                          });
@@ -288,7 +302,22 @@ TEST(OpShapes, MismatchedInputsAreNamedErrors) {
   EXPECT_THROW(rope.infer(std::vector<TensorDesc>{f32({1, 64}), i32(1)}), Error);
 }
 
+// A build without oneDNN: the CPU's --kernels vendor is an error that says so (the portable
+// kernels are unaffected, as every other case shows).
+TEST(CpuVendorKernels, WithoutOneDnnAreAnErrorNamingIt) {
+  if (std::ranges::count(test::no_vendor_backends(), "cpu") == 0)
+    GTEST_SKIP() << "this build has oneDNN: the cpu_vendor cases run it";
+  try {
+    backend("cpu").open(0, {.kernels = KernelChoice::Vendor});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--kernels vendor is unavailable: oneDNN was not built in"),
+              std::string::npos) << e.what();
+  }
+}
+
 ISOMER_INSTANTIATE_UNAVAILABLE_BACKENDS();
+ISOMER_INSTANTIATE_NO_VENDOR_KERNELS();
 
 }  // namespace
 }  // namespace isomer

@@ -12,6 +12,9 @@
 #include "kernels.h"
 #include "thread_pool.h"
 #include "vec_dot_isa.h"
+#if ISOMER_HAS_DNNL
+#include "onednn.h"
+#endif
 
 namespace isomer::cpu {
 namespace {
@@ -79,6 +82,11 @@ DeviceProperties cpu_properties(int threads) {
   p.compute_units = std::thread::hardware_concurrency();
   p.extra.emplace_back("threads", std::to_string(threads));
   p.extra.emplace_back("simd", isa_description());
+#if ISOMER_HAS_DNNL
+  p.extra.emplace_back("kernels", "portable, vendor (" + OneDnn::version() + ")");
+#else
+  p.extra.emplace_back("kernels", "portable (vendor: oneDNN was not built in)");
+#endif
   return p;
 }
 
@@ -109,7 +117,16 @@ bool splits_with_output(const Op& op, size_t input, const TensorView& in, int64_
 
 class CpuDevice final : public Device {
  public:
-  explicit CpuDevice(int threads) : pool_(threads), props_(cpu_properties(threads)) {}
+  CpuDevice(int threads, KernelChoice kernels) : pool_(threads), props_(cpu_properties(threads)) {
+    if (kernels == KernelChoice::Vendor) {
+#if ISOMER_HAS_DNNL
+      onednn_ = std::make_unique<OneDnn>(threads);
+#else
+      fail("{}: --kernels vendor is unavailable: oneDNN was not built in (install libdnnl-dev and "
+           "configure with ISOMER_DNNL=ON)", props_.id);
+#endif
+    }
+  }
 
   const DeviceProperties& properties() const override { return props_; }
   std::unique_ptr<Buffer> allocate(size_t bytes) override {
@@ -138,7 +155,11 @@ class CpuDevice final : public Device {
  private:
   void run_op(const Op& op, const std::vector<TensorView>& in, const TensorView& out) {
     switch (op.kind()) {
-      case OpKind::MatMul: return mat_mul(pool_, scratch_, in[0], in[1], out);
+      case OpKind::MatMul:
+#if ISOMER_HAS_DNNL
+        if (onednn_ && OneDnn::takes(in[0], in[1])) return onednn_->mat_mul(pool_, in[0], in[1], out);
+#endif
+        return mat_mul(pool_, scratch_, in[0], in[1], out);
       case OpKind::Attention:
         return attention(pool_, std::get<AttentionParams>(op.params), in[0], in[1], in[2], out);
       case OpKind::StoreKV:
@@ -159,6 +180,9 @@ class CpuDevice final : public Device {
   ThreadPool pool_;
   DeviceProperties props_;
   std::vector<uint8_t> scratch_;  // mat_mul's converted activations
+#if ISOMER_HAS_DNNL
+  std::unique_ptr<OneDnn> onednn_;  // --kernels vendor
+#endif
 };
 
 class CpuBackend final : public Backend {
@@ -168,7 +192,7 @@ class CpuBackend final : public Backend {
   std::unique_ptr<Device> open(int index, const DeviceOptions& options) override {
     if (index != 0) fail("backend cpu: no device {} (there is one CPU device, cpu:0)", index);
     if (options.threads < 0) fail("backend cpu: thread count {} is negative", options.threads);
-    return std::make_unique<CpuDevice>(options.threads > 0 ? options.threads : default_threads());
+    return std::make_unique<CpuDevice>(options.threads > 0 ? options.threads : default_threads(), options.kernels);
   }
 
  private:

@@ -23,6 +23,7 @@ struct BenchOptions {
   std::vector<std::string> models;
   std::vector<std::string> backends{"cpu"};
   std::vector<int> threads{0};
+  std::vector<std::string> kernels{"portable"};
   int n_prompt = 128, n_gen = 64, reps = 5;
   int64_t n_ctx = 0;
   std::string output = "md";
@@ -40,17 +41,21 @@ std::optional<double> roofline(const bench::Result& r, double gbs) {
 
 std::string mib(uint64_t bytes) { return fmt::format("{:.2f} MiB", bytes / 1048576.0); }
 
+const char* kernels_name(const bench::Result& r) {
+  return r.params.load.kernels == KernelChoice::Vendor ? "vendor" : "portable";
+}
+
 void print_markdown(const std::vector<bench::Result>& results,
                     const std::vector<bench::Bandwidth>& bw, double gbs) {
   if (!results.empty()) {
-    fmt::print("| model | size | params | backend | threads | test | t/s | peak RSS |{}\n",
+    fmt::print("| model | size | params | backend | kernels | threads | test | t/s | peak RSS |{}\n",
                gbs > 0 ? " roofline |" : "");
-    fmt::print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |{}\n", gbs > 0 ? " ---: |" : "");
+    fmt::print("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: |{}\n", gbs > 0 ? " ---: |" : "");
     for (const auto& r : results) {
       auto row = [&](const std::string& test, const bench::Stats& s, std::string roof) {
-        fmt::print("| {} | {} | {:.2f} M | {} | {} | {} | {:.2f} ± {:.2f} | {} |{}\n",
+        fmt::print("| {} | {} | {:.2f} M | {} | {} | {} | {} | {:.2f} ± {:.2f} | {} |{}\n",
                    r.model.description, mib(r.model.weight_bytes), r.model.params / 1e6,
-                   r.device, r.threads, test, s.mean, s.sd, mib(r.peak_rss),
+                   r.device, kernels_name(r), r.threads, test, s.mean, s.sd, mib(r.peak_rss),
                    gbs > 0 ? " " + roof + " |" : "");
       };
       row(fmt::format("pp{}", r.params.n_prompt), r.prompt, "");
@@ -94,6 +99,7 @@ nlohmann::json result_json(const bench::Result& r, double gbs) {
       {"bytes_per_token", r.model.bytes_per_token},
       {"backend", r.params.load.backend},
       {"device", r.device},
+      {"kernels", kernels_name(r)},
       {"threads", r.threads},
       {"n_prompt", r.params.n_prompt},
       {"n_gen", r.params.n_gen},
@@ -130,14 +136,14 @@ std::string csv_field(const std::string& s) {
 
 void print_csv(const std::vector<bench::Result>& results,
                const std::vector<bench::Bandwidth>& bw, double gbs) {
-  fmt::print("model,description,type,size_bytes,params,backend,device,threads,test,n_prompt,"
+  fmt::print("model,description,type,size_bytes,params,backend,device,kernels,threads,test,n_prompt,"
              "n_gen,reps,avg_ts,stddev_ts,samples_ts,peak_rss_bytes,bandwidth_gbs,roofline_pct\n");
   for (const auto& r : results) {
     auto row = [&](const char* test, const bench::Stats& s, std::optional<double> roof) {
-      fmt::print("{},{},{},{},{},{},{},{},{},{},{},{},{:.4f},{:.4f},{},{},{},{}\n",
+      fmt::print("{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4f},{:.4f},{},{},{},{}\n",
                  csv_field(r.model.path), csv_field(r.model.description),
                  csv_field(r.model.type), r.model.weight_bytes, r.model.params,
-                 r.params.load.backend, r.device, r.threads, test, r.params.n_prompt,
+                 r.params.load.backend, r.device, kernels_name(r), r.threads, test, r.params.n_prompt,
                  r.params.n_gen, r.params.reps, s.mean, s.sd,
                  fmt::format("{:.4f}", fmt::join(s.samples, ";")), r.peak_rss,
                  gbs > 0 ? fmt::format("{:.3f}", gbs) : "",
@@ -147,7 +153,7 @@ void print_csv(const std::vector<bench::Result>& results,
     if (r.params.n_gen > 0) row("tg", r.generation, roofline(r, gbs));
   }
   for (const auto& b : bw)
-    fmt::print("bandwidth,,,{},,cpu,cpu,{},bandwidth,,,,{:.4f},,,,{:.3f},\n", b.buffer_bytes,
+    fmt::print("bandwidth,,,{},,cpu,cpu,,{},bandwidth,,,,{:.4f},,,,{:.3f},\n", b.buffer_bytes,
                b.threads, b.gb_per_s, b.gb_per_s);
 }
 
@@ -169,6 +175,10 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--backend,--device", o->backends,
                   "Backends, optionally with a device index, comma-separated: cpu, vulkan:1 ...")
       ->delimiter(',');
+  cmd->add_option("--kernels", o->kernels,
+                  "portable, vendor (the vendor library for matrix products: CPU oneDNN, CUDA "
+                  "cuBLAS, HIP hipBLAS), or both comma-separated; each is measured")
+      ->delimiter(',')->check(CLI::IsMember({"portable", "vendor"}));
   cmd->add_option("--ctx", o->n_ctx, "Context size (0: prompt + generated tokens)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("-o,--output", o->output, "Output format")
@@ -204,15 +214,17 @@ void add_bench(CLI::App& app) {
     };
     for (const auto& model : o->models)
       for (const auto& device : o->backends)
-        for (int t : o->threads) {
-          bench::Params p{.model = model,
-                          .load = load_options_for(device, t),
-                          .context = {.n_ctx = o->n_ctx},
-                          .n_prompt = o->n_prompt,
-                          .n_gen = o->n_gen,
-                          .reps = o->reps};
-          results.push_back(bench::run(p, progress));
-        }
+        for (int t : o->threads)
+          for (const auto& kernels : o->kernels) {
+            bench::Params p{.model = model,
+                            .load = load_options_for(device, t),
+                            .context = {.n_ctx = o->n_ctx},
+                            .n_prompt = o->n_prompt,
+                            .n_gen = o->n_gen,
+                            .reps = o->reps};
+            p.load.kernels = kernels == "vendor" ? KernelChoice::Vendor : KernelChoice::Portable;
+            results.push_back(bench::run(p, progress));
+          }
     if (o->output == "json") print_json(results, bws, gbs);
     else if (o->output == "csv") print_csv(results, bws, gbs);
     else print_markdown(results, bws, gbs);

@@ -28,8 +28,8 @@ void ModelOptions::add_to(CLI::App& cmd, bool model_optional) {
   cmd.add_option("--kv-type", kv_type, "KV cache element type: F16, BF16 or F32")
       ->capture_default_str();
   cmd.add_option("--kernels", kernels,
-                 "GPU backends: their own portable kernels, or the vendor library (cuBLAS) for "
-                 "matrix products")
+                 "isomer's own portable kernels, or the vendor library for matrix products "
+                 "(CPU: oneDNN, CUDA: cuBLAS, HIP: hipBLAS)")
       ->check(CLI::IsMember({"portable", "vendor"}))
       ->capture_default_str();
 }

@@ -18,7 +18,7 @@ struct ModelOptions {
   int64_t n_ctx = 0;
   std::string kv_type = "F16";
   bool strict = false;
-  std::string kernels = "portable";  // GPU backends: portable | vendor
+  std::string kernels = "portable";  // portable | vendor (CPU, CUDA, HIP)
   bool no_mmap = false;
 
   // Adds -m/--model (required unless `model_optional`), --backend/--device, -t, --ctx, --kv-type,

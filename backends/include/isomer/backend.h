@@ -62,8 +62,9 @@ struct Step {
   std::string_view label;  // the node's name, for error messages
 };
 
-// Which kernels a GPU backend uses where it has a choice: its own portable ones, or the
-// vendor's library (cuBLAS) for matrix products where that library is present.
+// Which kernels a backend uses where it has a choice: its own portable ones, or the vendor's
+// library for matrix products where that library is present (cuBLAS / hipBLAS on the GPU
+// backends, oneDNN on the CPU when built with it). Vulkan has no vendor path and ignores it.
 enum class KernelChoice { Portable, Vendor };
 
 // For backends that take RoPE's cos/sin as a table: writes `table` (rows x n_rot floats) from
@@ -73,7 +74,7 @@ void rope_table(const Step& rope, float* table);
 
 struct DeviceOptions {
   int threads = 0;  // CPU worker threads; 0 = all cores
-  KernelChoice kernels = KernelChoice::Portable;  // GPU backends; others ignore it
+  KernelChoice kernels = KernelChoice::Portable;  // CPU, CUDA, HIP; Vulkan ignores it
   // Leave the device's optional features unused (Vulkan: subgroup operations) and run the
   // fallback paths that every device has: how tests cover them on a device with the features.
   bool baseline = false;

@@ -82,8 +82,9 @@ ISOMER_API isomer_status isomer_device_get(const char* backend, size_t index, is
 /* Load progress in [0, 1]; return 0 to cancel the load (ISOMER_ERR_CANCELLED). */
 typedef int (*isomer_progress_fn)(float progress, void* user_data);
 
-/* GPU backends: their own portable kernels, or the vendor's library (cuBLAS, hipBLAS) for
- * matrix products, so that the same run can be measured with and without it. */
+/* Each backend's own portable kernels, or the vendor's library for matrix products (CPU:
+ * oneDNN when built with it, CUDA: cuBLAS, HIP: hipBLAS), so that the same run can be measured
+ * with and without it. */
 typedef enum isomer_kernels { ISOMER_KERNELS_PORTABLE = 0, ISOMER_KERNELS_VENDOR = 1 } isomer_kernels;
 
 typedef struct isomer_model_params {

@@ -46,7 +46,8 @@ struct LoadOptions {
   std::string backend = "cpu";
   int device = 0;
   int threads = 0;  // CPU threads; 0 = all cores
-  // GPU backends: their portable kernels, or the vendor library (cuBLAS) for matrix products.
+  // Portable kernels, or the vendor library for matrix products (CPU: oneDNN, CUDA: cuBLAS,
+  // HIP: hipBLAS); see KernelChoice.
   KernelChoice kernels = KernelChoice::Portable;
   bool use_mmap = true;  // false: read the file into memory (see gguf::File::OpenOptions)
   // Called with the fraction of the load done (reading without mmap, uploading weights to a

@@ -112,6 +112,70 @@ json stats_json(const bench::Stats& s) {
   return {{"mean", s.mean}, {"sd", s.sd}, {"samples", s.samples}};
 }
 
+// The vendor library a device can do matrix products with, as its "kernels" property says
+// ("portable, vendor (LIBRARY)"; "portable (vendor: WHY NOT)"), or why there is none.
+struct VendorPath {
+  std::string library, unavailable;
+};
+VendorPath vendor_path(const DeviceProperties& d) {
+  constexpr std::string_view with = "portable, vendor (", without = "portable (vendor: ";
+  for (const auto& [k, v] : d.extra) {
+    if (k != "kernels") continue;
+    if (v.starts_with(with) && v.ends_with(")")) return {v.substr(with.size(), v.size() - with.size() - 1), ""};
+    if (v.starts_with(without) && v.ends_with(")"))
+      return {"", "n/a: " + v.substr(without.size(), v.size() - without.size() - 1)};
+  }
+  return {"", "n/a: this backend has no vendor path"};
+}
+
+// Whether the CPU's vendor path (oneDNN: F32, F16 and BF16 weights, backends/cpu/onednn.h) has
+// a matrix product to take: a 2-D float weight other than token embeddings that are only
+// looked up (they are also the output matrix when output.weight is missing).
+bool has_float_matrix(const Model& model) {
+  const auto& tensors = model.file().tensors();
+  const bool tied = std::none_of(tensors.begin(), tensors.end(), [](const auto& t) { return t.name == "output.weight"; });
+  return std::any_of(tensors.begin(), tensors.end(), [&](const gguf::TensorInfo& t) {
+    return t.dims.size() == 2 && (t.type == DType::F32 || t.type == DType::F16 || t.type == DType::BF16) &&
+           (tied || t.name != "token_embd.weight");
+  });
+}
+
+// The speed share owed to the vendor library: 1 - t_vendor / t_portable per token, i.e. the
+// fraction of the portable kernels' time that the library saves (equally, the fraction of the
+// vendor run's tokens/s above the portable one's); 0: no gain, negative: the library is slower.
+// Null where a run measured nothing (-n 0).
+json vendor_share(const bench::Stats& portable, const bench::Stats& vendor) {
+  if (portable.samples.empty() || vendor.samples.empty() || vendor.mean <= 0) return nullptr;
+  return 1 - portable.mean / vendor.mean;
+}
+
+// The row's "vendor_share": the speed run `portable` repeated with the vendor library.
+json vendor_speed(const bench::Params& portable_params, const bench::Result& portable, const std::string& library,
+                  const Model& model, const std::function<void(const std::string&)>& say) {
+  json out = {{"library", library}, {"pp", nullptr}, {"tg", nullptr}, {"pp_share", nullptr}, {"tg_share", nullptr}};
+  if (portable_params.load.backend == "cpu" && !has_float_matrix(model)) {
+    out["note"] = fmt::format("n/a: every weight matrix is quantised and {} takes only F32, F16 and BF16 ones "
+                              "(it has no GGML block formats), so the vendor path has nothing to accelerate", library);
+    return out;
+  }
+  say(fmt::format("{}: speed with --kernels vendor ({}), {} repetition(s)", portable.device, library,
+                  portable_params.reps));
+  bench::Params p = portable_params;
+  p.load.kernels = KernelChoice::Vendor;
+  try {
+    const bench::Result v = bench::run(p);
+    out["pp"] = stats_json(v.prompt);
+    out["tg"] = stats_json(v.generation);
+    out["pp_share"] = vendor_share(portable.prompt, v.prompt);
+    out["tg_share"] = vendor_share(portable.generation, v.generation);
+    out["note"] = "1 - t_vendor / t_portable per token, from the means of the --kernels portable run (the speed "
+                  "above) and a --kernels vendor run after it";
+  } catch (const Error& e) {
+    out["note"] = fmt::format("n/a: the --kernels vendor run failed: {}", e.what());
+  }
+  return out;
+}
+
 std::string first_line_of(const std::string& path, const std::string& key) {
   std::ifstream in(path);
   std::string line;
@@ -339,6 +403,8 @@ std::string run(const Options& o, const std::function<void(std::string_view)>& p
                 {"reason", ""},
                 {"device_info", nullptr},
                 {"vendor_libraries", "n/a: this backend has no vendor path"},
+                {"vendor_share", {{"library", nullptr}, {"pp", nullptr}, {"tg", nullptr}, {"pp_share", nullptr},
+                                  {"tg_share", nullptr}, {"note", "n/a: the backend did not run"}}},
                 {"provenance", nullptr},
                 {"agreement", nullptr},
                 {"speed", nullptr},
@@ -370,6 +436,10 @@ std::string run(const Options& o, const std::function<void(std::string_view)>& p
       continue;
     }
     row["device_info"] = device_json(available[static_cast<size_t>(lo.device)]);
+    const VendorPath vendor = vendor_path(available[static_cast<size_t>(lo.device)]);
+    row["vendor_libraries"] = vendor.library.empty() ? vendor.unavailable : vendor.library;
+    row["vendor_share"]["library"] = vendor.library.empty() ? json(nullptr) : json(vendor.library);
+    row["vendor_share"]["note"] = vendor.library.empty() ? vendor.unavailable : "n/a: not measured (-r 0)";
     row["device"] = available[static_cast<size_t>(lo.device)].id;
     if (is_ref) report["reference"] = row["device"];
     say(fmt::format("{}: evaluating {} positions teacher-forced", row["device"].get<std::string>(),
@@ -500,6 +570,7 @@ std::string run(const Options& o, const std::function<void(std::string_view)>& p
                            {"note", fmt::format("package energy (RAPL) over the whole speed run, {:.2f} s, warm-up included; "
                                                 "other processes count too", secs)}};
         }
+        if (!vendor.library.empty()) row["vendor_share"] = vendor_speed(bp, r, vendor.library, *ref_model, say);
       }
     } catch (const DeviceError& err) {
       row["status"] = "does not fit";

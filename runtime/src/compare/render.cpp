@@ -142,6 +142,21 @@ std::vector<Line> lines(const json& r) {
                                          : fmt::format("{:.1f} %", s["roofline_pct"].get<double>());
     });
   });
+  // The vendor library's run; older reports have no vendor_share.
+  auto vendor = [](const json& w, auto f) {
+    if (!w.contains("vendor_share")) return std::string("n/a: not in this report");
+    const json& v = w["vendor_share"];
+    return v["pp"].is_null() ? v["note"].get<std::string>() : f(v);
+  };
+  add("how fast?", "vendor share (prompt / generation)", [&](const json& w) {
+    return vendor(w, [](const json& v) {
+      auto pct = [](const json& x) { return x.is_null() ? std::string("n/a") : fmt::format("{:+.1f} %", 100 * x.get<double>()); };
+      return fmt::format("{} / {} ({})", pct(v["pp_share"]), pct(v["tg_share"]), v["library"].get<std::string>());
+    });
+  });
+  add("how fast?", "vendor tokens/s (prompt / generation)", [&](const json& w) {
+    return vendor(w, [](const json& v) { return stats_label(v["pp"], "") + " / " + stats_label(v["tg"], ""); });
+  });
   add("environment", "driver", [](const json& w) {
     return w["device_info"].is_null() ? std::string("-") : w["device_info"]["driver"].get<std::string>();
   });
