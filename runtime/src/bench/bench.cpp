@@ -156,12 +156,10 @@ bool reset_peak_rss() {
 
 namespace {
 
-// Sums 64-bit words, eight independent accumulators so loads are the only limit; the compiler
-// vectorises a clone for AVX2, chosen at run time where the CPU has it.
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-uint64_t sum_words(const uint64_t* p, size_t n) {
+// Sums 64-bit words, eight independent accumulators so loads are the only limit. Inlined into
+// an AVX2 copy the compiler vectorises, chosen at run time where the CPU has AVX2 (a plain check,
+// not target_clones: its ifunc resolver runs before ThreadSanitizer's runtime is up and crashes).
+[[gnu::always_inline]] inline uint64_t sum_words_loop(const uint64_t* p, size_t n) {
   uint64_t a[8] = {};
   size_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -170,6 +168,17 @@ uint64_t sum_words(const uint64_t* p, size_t n) {
   for (uint64_t v : a) total += v;
   for (; i < n; ++i) total += p[i];
   return total;
+}
+
+#if defined(__x86_64__)
+[[gnu::target("avx2")]] uint64_t sum_words_avx2(const uint64_t* p, size_t n) { return sum_words_loop(p, n); }
+#endif
+
+uint64_t sum_words(const uint64_t* p, size_t n) {
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) return sum_words_avx2(p, n);
+#endif
+  return sum_words_loop(p, n);
 }
 
 }  // namespace
