@@ -19,19 +19,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("isomer-bench-test-" + std::to_string(getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
 const std::string& tiny() {
-  static const TempDir dir;
   static const std::string path = [] {
-    const std::string p = (dir.path / "tiny-q8_0.gguf").string();
+    const std::string p = test::temp_path("tiny-q8_0.gguf").string();
     synth::Options o;
     o.like = "tiny";
     o.type = "q8_0";

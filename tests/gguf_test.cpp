@@ -23,17 +23,7 @@ using Bytes = std::vector<uint8_t>;
 
 constexpr uint64_t kHuge = uint64_t{1} << 62;
 
-// A folder for this process's files, removed at exit.
-struct TempDir {
-  fs::path dir = fs::temp_directory_path() / ("isomer-gguf-test-" + std::to_string(getpid()));
-  TempDir() { fs::create_directories(dir); }
-  ~TempDir() { fs::remove_all(dir); }
-};
-
-fs::path temp_path(const std::string& name) {
-  static TempDir temp;
-  return temp.dir / name;
-}
+using test::temp_path;
 
 Bytes read_file(const fs::path& path) {
   Bytes bytes(fs::file_size(path));

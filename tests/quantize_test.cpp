@@ -22,31 +22,15 @@ namespace fs = std::filesystem;
 using quantize::choose;
 using quantize::find_file_type;
 
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("isomer-quantize-test-" + std::to_string(getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-fs::path temp(const std::string& name) {
-  static const TempDir dir;
-  return dir.path / name;
-}
-
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
+using test::read_bytes;
+using test::temp_path;
 
 std::string synth_file(const std::string& name, const std::string& type, uint64_t seed = 5) {
   synth::Options o;
   o.like = "tiny";
   o.type = type;
   o.seed = seed;
-  const std::string path = temp(name + ".gguf").string();
+  const std::string path = temp_path(name + ".gguf").string();
   synth::synthesize(o, path);
   return path;
 }
@@ -127,7 +111,7 @@ TEST(Quantize, FromF32SynthEqualsSynthType) {
   const std::string f32 = synth_file("f32", "f32");
   for (const auto& type : quantize::file_type_names()) {
     SCOPED_TRACE(type);
-    const std::string out = temp("q-" + type + ".gguf").string();
+    const std::string out = temp_path("q-" + type + ".gguf").string();
     quantize::quantize_file(f32, out, {.type = type, .threads = 2});
     EXPECT_EQ(read_bytes(out), read_bytes(synth_file("s-" + type, type))) << type;
   }
@@ -137,7 +121,7 @@ TEST(Quantize, OutputLoadsAndRuns) {
   const std::string f32 = synth_file("run-f32", "f32");
   for (const char* type : {"Q4_K_M", "Q8_0", "Q4_0", "BF16"}) {
     SCOPED_TRACE(type);
-    const std::string out = temp(std::string("run-") + type + ".gguf").string();
+    const std::string out = temp_path(std::string("run-") + type + ".gguf").string();
     const auto report = quantize::quantize_file(f32, out, {.type = type});
     const auto model = Model::load(out);
     EXPECT_EQ(model->file().get_int("general.file_type"), report.type.ftype);
@@ -160,14 +144,14 @@ TEST(Quantize, RequantizingIsRefusedUnlessAllowed) {
     EXPECT_NE(m.find("--allow-requantize"), std::string::npos) << m;
   }
   // Same type: nothing is requantised, every tensor is copied.
-  const std::string same = temp("same.gguf").string();
+  const std::string same = temp_path("same.gguf").string();
   quantize::quantize_file(q8, same, {.type = "q8_0"});
   EXPECT_EQ(read_bytes(same), read_bytes(q8));
-  const auto r = quantize::quantize_file(q8, temp("req.gguf").string(),
+  const auto r = quantize::quantize_file(q8, temp_path("req.gguf").string(),
                                          {.type = "q4_0", .allow_requantize = true});
   ASSERT_FALSE(r.warnings.empty());
   EXPECT_NE(r.warnings.back().find("requantizing"), std::string::npos) << r.warnings.back();
-  Model::load(temp("req.gguf").string());
+  Model::load(temp_path("req.gguf").string());
 }
 
 TEST(Quantize, BadTypeOrInputNamesTheProblem) {
@@ -180,14 +164,14 @@ TEST(Quantize, BadTypeOrInputNamesTheProblem) {
     EXPECT_NE(std::string(e.what()).find("q4_k_m"), std::string::npos);
   }
   EXPECT_THROW(quantize::plan_file("/nonexistent/in.gguf", {.type = "q8_0"}), Error);
-  const fs::path junk = temp("junk.gguf");
+  const fs::path junk = temp_path("junk.gguf");
   std::ofstream(junk) << "this is not a GGUF file at all, just text";
   EXPECT_THROW(quantize::plan_file(junk.string(), {.type = "q8_0"}), Error);
   gguf::Writer w;  // a GGUF, but not a model
   w.set("general.name", gguf::Value::string("x"));
-  w.write(temp("nomodel.gguf").string());
+  w.write(temp_path("nomodel.gguf").string());
   try {
-    quantize::plan_file(temp("nomodel.gguf").string(), {.type = "q8_0"});
+    quantize::plan_file(temp_path("nomodel.gguf").string(), {.type = "q8_0"});
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("not a model file"), std::string::npos) << e.what();
@@ -206,7 +190,7 @@ Result cli(const std::string& args) {
 
 TEST(Quantize, Cli) {
   const std::string f32 = synth_file("cli-f32", "f32");
-  const std::string out = temp("cli-q4km.gguf").string();
+  const std::string out = temp_path("cli-q4km.gguf").string();
   Result r = cli("quantize " + f32 + " " + out + " Q4_K_M -t 2 -v");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("Q4_K - Medium"), std::string::npos) << r.out;

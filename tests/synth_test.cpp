@@ -20,28 +20,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A folder of this process's own, so concurrent test runs do not share files; removed at exit.
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("isomer-synth-test-" + std::to_string(getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-fs::path temp(const std::string& name) {
-  static const TempDir dir;
-  return dir.path / name;
-}
-
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
+using test::read_bytes;
+using test::temp_path;
 
 std::string synth_file(const std::string& name, synth::Options o) {
-  const std::string path = temp(name + ".gguf").string();
+  const std::string path = temp_path(name + ".gguf").string();
   synth::synthesize(o, path);
   return path;
 }
@@ -124,7 +107,7 @@ TEST(Synth, TinyBytesAreStable) {
 std::unique_ptr<gguf::File> metadata_file(const synth::Plan& p, const std::string& name) {
   gguf::Writer w;
   for (const auto& [k, v] : p.metadata) w.set(k, v);
-  const std::string path = temp(name + "-meta.gguf").string();
+  const std::string path = temp_path(name + "-meta.gguf").string();
   w.write(path);
   return gguf::File::open(path);
 }
@@ -259,7 +242,7 @@ TEST(Synth, EveryLikeLoadsAndRuns) {
     Context ctx(*model, {.n_ctx = 64});
     const auto prompt = model->tokenizer().encode("Hello, world!", true, true);
     expect_finite_and_varied(ctx.eval(prompt));
-    fs::remove(temp(l.name + "-1.gguf"));
+    fs::remove(temp_path(l.name + "-1.gguf"));
   }
 }
 
@@ -293,7 +276,7 @@ TEST(Synth, CliWritesFilesAndRunUsesTheDefaultModel) {
   EXPECT_EQ(status, 0) << out;
   EXPECT_NE(out.find("llama-3.2-1b"), std::string::npos) << out;
 
-  const fs::path file = temp("cli.gguf");
+  const fs::path file = temp_path("cli.gguf");
   out = run_cli("synth --like tiny --type q8_0 --seed 3 -o " + file.string(), status);
   EXPECT_EQ(status, 0) << out;
   synth::Options o = like("tiny", "q8_0");
@@ -305,7 +288,7 @@ TEST(Synth, CliWritesFilesAndRunUsesTheDefaultModel) {
   EXPECT_NE(out.find("unknown like 'gpt-5'"), std::string::npos) << out;
 
   // Without -m, `run` makes the default model in the cache folder once, then uses it.
-  const fs::path cache = temp("cache");
+  const fs::path cache = temp_path("cache");
   fs::remove_all(cache);
   for (int i = 0; i < 2; ++i) {
     out = run_cli("run -p 'Once upon a time' -n 8 --temp 0", status,

@@ -3,7 +3,10 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace isomer::test {
 
@@ -25,6 +28,28 @@ CommandResult run_command(const std::string& command) {
   const int status = pclose(p);
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
   return r;
+}
+
+namespace {
+struct TempDir {
+  std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("isomer-test-" + std::to_string(getpid()));
+  TempDir() { std::filesystem::create_directories(path); }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+}  // namespace
+
+std::filesystem::path temp_path(const std::string& name) {
+  static const TempDir dir;
+  return dir.path / name;
+}
+
+std::string read_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
 }
 
 }  // namespace isomer::test

@@ -19,4 +19,9 @@ struct CommandResult {
 // Runs `command` through the shell.
 CommandResult run_command(const std::string& command);
 
+// `name` in a folder of this process's own (so concurrent test runs do not share files),
+// removed at exit.
+std::filesystem::path temp_path(const std::string& name);
+std::string read_bytes(const std::filesystem::path& path);
+
 }  // namespace isomer::test
