@@ -1,7 +1,9 @@
 // Where the tests find ../shared (models, llama.cpp references, tokenizer vectors).
 #pragma once
 
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace isomer::test {
@@ -23,5 +25,25 @@ CommandResult run_command(const std::string& command);
 // removed at exit.
 std::filesystem::path temp_path(const std::string& name);
 std::string read_bytes(const std::filesystem::path& path);
+
+// Sets (or, with nullptr, unsets) an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value) setenv(name, value, 1);
+    else unsetenv(name);
+  }
+  ~ScopedEnv() {
+    if (old_) setenv(name_, old_->c_str(), 1);
+    else unsetenv(name_);
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
 
 }  // namespace isomer::test

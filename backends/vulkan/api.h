@@ -25,7 +25,7 @@ namespace isomer::vulkan {
   X(vkAllocateCommandBuffers) X(vkFreeCommandBuffers) X(vkResetCommandBuffer) X(vkBeginCommandBuffer)                    \
   X(vkEndCommandBuffer) X(vkCmdBindPipeline) X(vkCmdBindDescriptorSets) X(vkCmdPushConstants)    \
   X(vkCmdDispatch) X(vkCmdPipelineBarrier) X(vkCmdCopyBuffer) X(vkQueueSubmit) X(vkCreateFence)  \
-  X(vkDestroyFence) X(vkWaitForFences) X(vkResetFences)
+  X(vkDestroyFence) X(vkWaitForFences) X(vkResetFences) X(vkCreateBufferView) X(vkDestroyBufferView)
 
 // Entry points, resolved through the instance.
 struct Api {

@@ -16,8 +16,8 @@ int find_type(const VkPhysicalDeviceMemoryProperties& mem, VkMemoryPropertyFlags
 
 }  // namespace
 
-Context::Context(const PhysicalDevice& p, bool baseline)
-    : api(instance().api), phys(p), subgroups(!baseline && p.subgroup_arithmetic) {
+Context::Context(const PhysicalDevice& p, bool baseline, bool texel_reads)
+    : api(instance().api), phys(p), subgroups(!baseline && p.subgroup_arithmetic), texel_reads(texel_reads) {
   const float priority = 1.0f;
   auto queue_info = make<VkDeviceQueueCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO);
   queue_info.queueFamilyIndex = phys.compute_queue_family;

@@ -12,7 +12,7 @@ namespace isomer::vulkan {
 class Context {
  public:
   // `baseline`: use none of the device's optional features (see DeviceOptions).
-  Context(const PhysicalDevice& phys, bool baseline);
+  Context(const PhysicalDevice& phys, bool baseline, bool texel_reads);
   ~Context();
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
@@ -31,6 +31,9 @@ class Context {
   std::atomic<uint64_t> device_bytes_in_use{0};
   // Shaders may reduce with subgroup arithmetic, in workgroups of subgroup_size invocations.
   bool subgroups = false;
+  // Weights, and the activations of matrix-vector products, are read through uniform texel
+  // buffers instead of storage buffers (see dequant.glsl).
+  bool texel_reads = false;
 
   const std::string& id() const { return phys.properties.id; }
   VkCommandBuffer new_command_buffer();

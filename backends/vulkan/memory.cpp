@@ -11,7 +11,7 @@ DeviceBuffer::DeviceBuffer(Context& ctx, size_t bytes, Kind kind) : ctx_(ctx), s
   // Vulkan buffers cannot be empty; whole 32-bit words, because shaders read words.
   auto info = make<VkBufferCreateInfo>(VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO);
   info.size = capacity();
-  info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+  info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
                VK_BUFFER_USAGE_TRANSFER_DST_BIT;
   info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
   const uint64_t in_use = ctx.device_bytes_in_use, total = ctx.phys.properties.memory_bytes;
@@ -57,9 +57,23 @@ bool DeviceBuffer::allocate(int type) {
 }
 
 DeviceBuffer::~DeviceBuffer() {
+  for (const auto& [range, view] : views_) ctx_.api.vkDestroyBufferView(ctx_.device, view, nullptr);
   if (kind_ == Kind::Device) ctx_.device_bytes_in_use -= capacity();
   ctx_.api.vkDestroyBuffer(ctx_.device, buffer_, nullptr);
   ctx_.api.vkFreeMemory(ctx_.device, memory_, nullptr);  // unmaps too
+}
+
+VkBufferView DeviceBuffer::texel_view(size_t base, size_t range, VkFormat format) const {
+  if (const auto it = views_.find({base, range, format}); it != views_.end()) return it->second;
+  auto info = make<VkBufferViewCreateInfo>(VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO);
+  info.buffer = buffer_;
+  info.format = format;
+  info.offset = base;
+  info.range = range;
+  VkBufferView view;
+  check(ctx_.api.vkCreateBufferView(ctx_.device, &info, nullptr, &view), "vkCreateBufferView");
+  views_.emplace(std::tuple{base, range, format}, view);
+  return view;
 }
 
 void DeviceBuffer::check_range(size_t offset, size_t bytes) const {

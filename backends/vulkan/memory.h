@@ -4,6 +4,8 @@
 #pragma once
 
 #include <algorithm>
+#include <map>
+#include <tuple>
 
 #include "context.h"
 
@@ -23,6 +25,8 @@ class DeviceBuffer final : public Buffer {
   VkBuffer handle() const { return buffer_; }
   // Bytes of the Vulkan buffer: size() rounded up to whole words, at least one.
   size_t capacity() const { return std::max<size_t>(4, (size_ + 3) / 4 * 4); }
+  // A view of bytes [base, base + range) as 32-bit texels (made once, kept with the buffer).
+  VkBufferView texel_view(size_t base, size_t range, VkFormat format = VK_FORMAT_R32_UINT) const;
 
  private:
   bool allocate(int type);
@@ -34,6 +38,7 @@ class DeviceBuffer final : public Buffer {
   VkBuffer buffer_ = VK_NULL_HANDLE;
   VkDeviceMemory memory_ = VK_NULL_HANDLE;
   uint8_t* mapped_ = nullptr;
+  mutable std::map<std::tuple<size_t, size_t, VkFormat>, VkBufferView> views_;
 };
 
 }  // namespace isomer::vulkan

@@ -62,28 +62,42 @@ DeviceBuffer& rope_table(Recorder& rec, const Step& s, const RopeParams& p) {
 
 }  // namespace
 
-// Shaders see an operand through one storage-buffer binding, which the device caps (lavapipe:
-// 128 MiB); larger operands (a big vocabulary's embedding) run where nothing caps them.
-Support fits_bindings(const Op& op, std::span<const TensorDesc> in, const TensorDesc& out,
-                      const VkPhysicalDeviceLimits& limits) {
-  const uint64_t max = limits.maxStorageBufferRange, slack = limits.minStorageBufferOffsetAlignment + 4;
+// The weights operand of an op: read through a texel buffer where the device does that.
+int weights_input(const Op& op) {
+  return op.kind() == OpKind::MatMul ? 1 : op.kind() == OpKind::GetRows ? 0 : -1;
+}
+
+// Shaders see an operand through one binding, which the device caps (lavapipe: 128 MiB of
+// storage buffer, 128 Mi texels); larger operands (a big vocabulary's embedding) run where
+// nothing caps them.
+Support fits_bindings(const Op& op, std::span<const TensorDesc> in, const TensorDesc& out, const Context& ctx) {
+  const auto& limits = ctx.phys.limits;
+  const uint64_t slack = std::max<uint64_t>(limits.minStorageBufferOffsetAlignment, limits.minTexelBufferOffsetAlignment) + 16;
   uint64_t largest = out.bytes();
-  for (const TensorDesc& d : in) largest = std::max<uint64_t>(largest, d.bytes());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (ctx.texel_reads && static_cast<int>(i) == weights_input(op)) {
+      const uint64_t max = uint64_t{limits.maxTexelBufferElements} * 4;
+      if (in[i].bytes() + slack > max)
+        return Support::no(fmt::format("the weights' {} bytes exceed the device's texel buffer range ({} bytes)",
+                                       in[i].bytes(), max));
+      continue;
+    }
+    largest = std::max<uint64_t>(largest, in[i].bytes());
+  }
   if (op.kind() == OpKind::Attention) {  // its score scratch: rows x heads x positions floats
     const auto& p = std::get<AttentionParams>(op.params);
     const uint64_t rows = static_cast<uint64_t>(in[0].rows());
     largest = std::max<uint64_t>(largest, rows * static_cast<uint64_t>(p.heads) *
                                               static_cast<uint64_t>(p.n_past + in[0].rows()) * 4);
   }
-  if (largest + slack > max)
+  if (largest + slack > limits.maxStorageBufferRange)
     return Support::no(fmt::format("an operand of {} bytes exceeds the device's storage buffer range ({} bytes)",
-                                   largest, max));
+                                   largest, limits.maxStorageBufferRange));
   return Support::yes();
 }
 
-Support supports_op(const Op& op, std::span<const TensorDesc> in, const TensorDesc& out,
-                    const VkPhysicalDeviceLimits& limits) {
-  if (Support fits = fits_bindings(op, in, out, limits); !fits) return fits;
+Support supports_op(const Op& op, std::span<const TensorDesc> in, const TensorDesc& out, const Context& ctx) {
+  if (Support fits = fits_bindings(op, in, out, ctx); !fits) return fits;
   switch (op.kind()) {
     case OpKind::MatMul:
     case OpKind::GetRows: {
@@ -128,17 +142,21 @@ void record_step(Recorder& rec, const Step& s) {
         x = {0, &q, 0, q.size(), false};
       }
       const uint32_t x_vec4 = x.offset % 16 == 0 && k % 4 == 0 ? 1u : 0u;
+      const Context& ctx = rec.context();
+      Operand w = operand(1, in[1]);
+      if (ctx.texel_reads) w.binding = kWordTexels;
+      const std::string_view tx = ctx.texel_reads ? "_tx" : "";
       if (matvec) {
         // Decode (and F32 products): workgroups of one subgroup where subgroupAdd is there
         // (several subgroups on wide ones), else of kReduceGroup invocations.
-        const Context& ctx = rec.context();
         const uint32_t wg = ctx.subgroups ? std::clamp(ctx.phys.subgroup_size, 8u, 128u) : kReduceGroup;
-        rec.dispatch_groups(variant(ctx.subgroups ? "mul_mv_sg" : "mul_mv", in[1].desc.type),
-                            {x, operand(1, in[1]), out(2)},
+        if (ctx.texel_reads && x_vec4) x.binding = kVec4Texels;
+        rec.dispatch_groups(variant(fmt::format("mul_mv{}{}", ctx.subgroups ? "_sg" : "", tx), in[1].desc.type),
+                            {x, w, out(2)},
                             {u32(rows), u32(k), u32(m), u32(row_bytes(in[1].desc.type, k)), x_vec4},
                             static_cast<uint64_t>(m), u32(rows), {wg, 1});
       } else {
-        rec.dispatch_groups(variant("mul_mm", in[1].desc.type), {x, operand(1, in[1]), out(2)},
+        rec.dispatch_groups(variant(fmt::format("mul_mm{}", tx), in[1].desc.type), {x, w, out(2)},
                             {u32(rows), u32(k), u32(m), u32(row_bytes(in[1].desc.type, k)), x_vec4},
                             (static_cast<uint64_t>(m) + kTile - 1) / kTile, u32((rows + kTile - 1) / kTile));
       }
@@ -146,7 +164,10 @@ void record_step(Recorder& rec, const Step& s) {
     }
     case OpKind::GetRows: {
       const int64_t n = s.output.desc.elements(), cols = in[0].desc.cols();
-      rec.dispatch_groups(variant("get_rows", in[0].desc.type), {operand(0, in[0]), operand(1, in[1]), out(2)},
+      Operand table = operand(0, in[0]);
+      if (rec.context().texel_reads) table.binding = kWordTexels;
+      rec.dispatch_groups(variant(rec.context().texel_reads ? "get_rows_tx" : "get_rows", in[0].desc.type),
+                          {table, operand(1, in[1]), out(2)},
                           {u32(n), u32(cols), u32(row_bytes(in[0].desc.type, cols)), u32(in[0].desc.shape[0])},
                           groups_for(n));
       return;

@@ -7,7 +7,7 @@
 namespace isomer::vulkan {
 
 Support supports_op(const Op& op, std::span<const TensorDesc> inputs, const TensorDesc& output,
-                    const VkPhysicalDeviceLimits& limits);
+                    const Context& ctx);
 void record_step(Recorder& rec, const Step& step);
 
 }  // namespace isomer::vulkan

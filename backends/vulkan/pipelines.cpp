@@ -34,11 +34,11 @@ void check_spirv(const Shader& shader) {
 }
 
 Pipelines::Pipelines(Context& ctx) : ctx_(ctx) {
-  VkDescriptorSetLayoutBinding bindings[kBindings];
-  for (uint32_t i = 0; i < kBindings; ++i)
-    bindings[i] = {i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+  VkDescriptorSetLayoutBinding bindings[kAllBindings];
+  for (uint32_t i = 0; i < kAllBindings; ++i)
+    bindings[i] = {i, descriptor_type(i), 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
   auto set_info = make<VkDescriptorSetLayoutCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO);
-  set_info.bindingCount = kBindings;
+  set_info.bindingCount = kAllBindings;
   set_info.pBindings = bindings;
   check(ctx.api.vkCreateDescriptorSetLayout(ctx.device, &set_info, nullptr, &set_layout_),
         "vkCreateDescriptorSetLayout");

@@ -51,42 +51,56 @@ void Recorder::dispatch(const std::string& variant, std::initializer_list<Operan
   VkDescriptorSet set;
   check(api.vkAllocateDescriptorSets(ctx_.device, &alloc, &set), "vkAllocateDescriptorSets");
 
-  const VkDeviceSize align = std::max<VkDeviceSize>(4, ctx_.phys.limits.minStorageBufferOffsetAlignment);
   Push words{};
-  VkDescriptorBufferInfo infos[kBindings];
-  VkWriteDescriptorSet writes[kBindings];
+  VkDescriptorBufferInfo infos[kAllBindings];
+  VkBufferView views[kAllBindings];
+  VkWriteDescriptorSet writes[kAllBindings];
   uint32_t n = 0;
-  for (const Operand& o : operands) {
-    const VkDeviceSize base = o.offset / align * align;
-    const VkDeviceSize range = std::min<VkDeviceSize>(o.buffer->capacity() - base,
-                                                      (o.offset - base + o.bytes + 3) / 4 * 4);
-    if (range > ctx_.phys.limits.maxStorageBufferRange)
-      fail("an operand of {} bytes exceeds the device's storage buffer range ({})", o.bytes,
-           ctx_.phys.limits.maxStorageBufferRange);
-    words[n] = static_cast<uint32_t>(o.offset - base);
-    infos[n] = {o.buffer->handle(), base, range};
+  // Binds bytes [offset, offset + bytes) of `buffer` at `binding` from an aligned base at or
+  // below offset; returns offset's distance from that base, which the shader adds.
+  auto bind = [&](uint32_t binding, const DeviceBuffer& buffer, size_t offset, size_t bytes) {
+    const auto& limits = ctx_.phys.limits;
+    const VkDescriptorType type = descriptor_type(binding);
     writes[n] = make<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
     writes[n].dstSet = set;
-    writes[n].dstBinding = o.binding;
+    writes[n].dstBinding = binding;
     writes[n].descriptorCount = 1;
-    writes[n].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-    writes[n].pBufferInfo = &infos[n];
+    writes[n].descriptorType = type;
+    VkDeviceSize base;
+    if (type == VK_DESCRIPTOR_TYPE_STORAGE_BUFFER) {
+      base = offset / std::max<VkDeviceSize>(4, limits.minStorageBufferOffsetAlignment) *
+             std::max<VkDeviceSize>(4, limits.minStorageBufferOffsetAlignment);
+      const VkDeviceSize range = std::min<VkDeviceSize>(buffer.capacity() - base, (offset - base + bytes + 3) / 4 * 4);
+      if (range > limits.maxStorageBufferRange)
+        fail("an operand of {} bytes exceeds the device's storage buffer range ({})", bytes,
+             limits.maxStorageBufferRange);
+      infos[n] = {buffer.handle(), base, range};
+      writes[n].pBufferInfo = &infos[n];
+    } else {
+      // 16-byte aligned bases keep a vec4 texel's elements where the shader expects them.
+      const VkDeviceSize align = std::max<VkDeviceSize>(16, limits.minTexelBufferOffsetAlignment);
+      const VkDeviceSize texel = binding == kVec4Texels ? 16 : 4;
+      base = offset / align * align;
+      const VkDeviceSize range = std::min<VkDeviceSize>((buffer.capacity() - base) / texel * texel,
+                                                        (offset - base + bytes + texel - 1) / texel * texel);
+      if (range / texel > limits.maxTexelBufferElements)
+        fail("an operand of {} bytes exceeds the device's texel buffer range ({} texels of {} bytes)",
+             bytes, limits.maxTexelBufferElements, texel);
+      views[n] = buffer.texel_view(base, range, binding == kVec4Texels ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_UINT);
+      writes[n].pTexelBufferView = &views[n];
+    }
     ++n;
-  }
+    return static_cast<uint32_t>(offset - base);
+  };
+  size_t i = 0;
+  for (const Operand& o : operands) words[i++] = bind(o.binding, *o.buffer, o.offset, o.bytes);
   // Bindings a shader declares but this op leaves unused still need a valid buffer.
-  for (uint32_t b = 0; b < kBindings; ++b) {
+  const DeviceBuffer* filler = nullptr;
+  for (uint32_t b = 0; b < kAllBindings; ++b) {
     if (std::any_of(operands.begin(), operands.end(), [&](const Operand& o) { return o.binding == b; }))
       continue;
-    const Operand& any = *operands.begin();
-    infos[n] = {any.buffer->handle(), 0,
-                std::min<VkDeviceSize>(any.buffer->capacity(), ctx_.phys.limits.maxStorageBufferRange)};
-    writes[n] = make<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
-    writes[n].dstSet = set;
-    writes[n].dstBinding = b;
-    writes[n].descriptorCount = 1;
-    writes[n].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-    writes[n].pBufferInfo = &infos[n];
-    ++n;
+    if (!filler) filler = &scratch(16);
+    bind(b, *filler, 0, 16);
   }
   api.vkUpdateDescriptorSets(ctx_.device, n, writes, 0, nullptr);
   std::copy(push.begin(), push.end(), words.begin() + static_cast<long>(operands.size()));

@@ -19,8 +19,8 @@ constexpr size_t kMaxDispatchesPerStep = 2;  // a K-quant product: quantize_q8k,
 
 class VulkanDevice final : public Device {
  public:
-  VulkanDevice(const PhysicalDevice& phys, bool baseline)
-      : ctx_(phys, baseline), pipelines_(ctx_), cmd_(ctx_.new_command_buffer()),
+  VulkanDevice(const PhysicalDevice& phys, bool baseline, bool texel_reads)
+      : ctx_(phys, baseline, texel_reads), pipelines_(ctx_), cmd_(ctx_.new_command_buffer()),
         fence_(ctx_.new_fence()), scratch_(ctx_) {}
   ~VulkanDevice() override {
     try {
@@ -38,7 +38,7 @@ class VulkanDevice final : public Device {
   }
   Support supports(const Op& op, std::span<const TensorDesc> inputs,
                    const TensorDesc& output) const override {
-    return supports_op(op, inputs, output, ctx_.phys.limits);
+    return supports_op(op, inputs, output, ctx_);
   }
   void run(std::span<const Step> steps) override {
     finish();
@@ -85,11 +85,13 @@ class VulkanDevice final : public Device {
     if (descriptors_) ctx_.api.vkDestroyDescriptorPool(ctx_.device, descriptors_, nullptr);
     descriptors_ = VK_NULL_HANDLE;
     pool_sets_ = std::max<uint32_t>(256, static_cast<uint32_t>(std::bit_ceil(sets)));
-    const VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, pool_sets_ * kBindings};
+    const VkDescriptorPoolSize sizes[] = {
+        {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, pool_sets_ * kBindings},
+        {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, pool_sets_ * (kAllBindings - kBindings)}};
     auto info = make<VkDescriptorPoolCreateInfo>(VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO);
     info.maxSets = pool_sets_;
-    info.poolSizeCount = 1;
-    info.pPoolSizes = &size;
+    info.poolSizeCount = 2;
+    info.pPoolSizes = sizes;
     check(ctx_.api.vkCreateDescriptorPool(ctx_.device, &info, nullptr, &descriptors_),
           "vkCreateDescriptorPool");
   }
@@ -122,7 +124,21 @@ class VulkanBackend final : public Backend {
     // ISOMER_VULKAN_BASELINE=1 does what options.baseline does, for a whole process.
     const char* env = std::getenv("ISOMER_VULKAN_BASELINE");
     const bool baseline = options.baseline || (env && std::string_view(env) == "1");
-    return std::make_unique<VulkanDevice>(devices[static_cast<size_t>(index)], baseline);
+    const PhysicalDevice& phys = devices[static_cast<size_t>(index)];
+    return std::make_unique<VulkanDevice>(phys, baseline, texel_reads(phys));
+  }
+
+ private:
+  // Whether weights are read through texel buffers (see dequant.glsl): on CPU devices, where
+  // that was measured faster; ISOMER_VULKAN_READS=storage|texel chooses for a whole process
+  // (how tests cover both paths on one device).
+  static bool texel_reads(const PhysicalDevice& phys) {
+    const char* env = std::getenv("ISOMER_VULKAN_READS");
+    if (!env || !*env) return phys.type == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    const std::string_view v(env);
+    if (v != "storage" && v != "texel")
+      fail("ISOMER_VULKAN_READS={}: expected storage or texel", v);
+    return v == "texel";
   }
 };
 

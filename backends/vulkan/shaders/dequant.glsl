@@ -1,13 +1,26 @@
-// Element e of a weight row that starts at byte `row` of buffer W, for the type selected by
+// Element e of a weight row that starts at byte `row` of the weights, for the type selected by
 // TYPE_<name>. Block layouts as documented in ops/include/isomer/ops/quant_blocks.h.
-uint wbyte(uint a) { return (W[a >> 2] >> ((a & 3u) * 8u)) & 0xffu; }
-uint wu16(uint a) { return (W[a >> 2] >> ((a & 2u) * 8u)) & 0xffffu; }
+//
+// The weights are 32-bit words: a storage buffer at binding W_BINDING (defined by the includer)
+// or, with TEXEL, a uniform texel buffer at binding 5. A CPU device (lavapipe) runs a storage
+// load as a loop over the invocations of a SIMD row and a texel fetch as one vector gather,
+// several times faster; texel buffers also address more (lavapipe: 512 MiB of 32-bit texels
+// against 128 MiB of storage buffer).
+#if defined(TEXEL)
+layout(binding = 5) uniform usamplerBuffer Wtex;
+uint wload(uint i) { return texelFetch(Wtex, int(i)).x; }
+#else
+layout(std430, binding = W_BINDING) readonly buffer Wt { uint W[]; };
+uint wload(uint i) { return W[i]; }
+#endif
+uint wbyte(uint a) { return (wload(a >> 2) >> ((a & 3u) * 8u)) & 0xffu; }
+uint wu16(uint a) { return (wload(a >> 2) >> ((a & 2u) * 8u)) & 0xffffu; }
 float wf16(uint a) { return unpackHalf2x16(wu16(a)).x; }
 int wi8(uint a) { return bitfieldExtract(int(wbyte(a)), 0, 8); }
 // 32 bits at any byte address of W (weights of odd-sized blocks are 2-byte aligned).
 uint wword(uint a) {
-  const uint i = a >> 2, s = (a & 3u) * 8u, lo = W[i] >> s;
-  return s == 0u ? lo : lo | (W[i + 1u] << (32u - s));
+  const uint i = a >> 2, s = (a & 3u) * 8u, lo = wload(i) >> s;
+  return s == 0u ? lo : lo | (wload(i + 1u) << (32u - s));
 }
 uvec4 bytes4(uint w) { return (uvec4(w) >> uvec4(0u, 8u, 16u, 24u)) & 255u; }
 uvec4 nibbles4(uint w, uint shift) { return (uvec4(w) >> (uvec4(0u, 8u, 16u, 24u) + shift)) & 15u; }
@@ -21,7 +34,7 @@ uvec2 k4_scale_min(uint s, uint j) {
 
 float wval(uint row, uint e) {
 #if defined(TYPE_F32)
-  return uintBitsToFloat(W[(row >> 2) + e]);
+  return uintBitsToFloat(wload((row >> 2) + e));
 #elif defined(TYPE_F16)
   return wf16(row + 2u * e);
 #elif defined(TYPE_BF16)

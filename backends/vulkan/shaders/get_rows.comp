@@ -2,10 +2,10 @@
 // out[i, c] = table[ids[i], c], dequantised; one invocation per output element.
 layout(local_size_x = 256) in;
 #include "common.glsl"
-layout(std430, binding = 0) readonly buffer Wt { uint W[]; };
 layout(std430, binding = 1) readonly buffer Ids { int ids[]; };
 layout(std430, binding = 2) writeonly buffer Y { uint ys[]; };
 layout(push_constant) uniform P { uint w_off, id_off, y_off, n, cols, w_stride, table_rows; } p;
+#define W_BINDING 0
 #include "dequant.glsl"
 
 void main() {

@@ -1,6 +1,6 @@
 // y[r, j] = sum_e x[r, e] * w[j, e] for a few rows of x (decode), the weights dequantised in
 // the shader a whole block (for the K-quants a 32-element sub-block) at a time from 32-bit word
-// loads. Included by mul_mv.comp / mul_mv_sg.comp.
+// loads. Included by mul_mv.comp.
 //
 // A workgroup computes NR weight rows (a specialisation constant) for ACT_ROWS activation rows
 // (a define; arrays sized by specialisation constants make lavapipe's code several times
@@ -22,9 +22,15 @@ const uint NB = ACT_ROWS;                   // activation rows per workgroup
 #include "common.glsl"
 layout(std430, binding = 0) readonly buffer X { float xs[]; };
 layout(std430, binding = 0) readonly buffer X4 { vec4 xs4[]; };  // when p.x_vec4 != 0
-layout(std430, binding = 1) readonly buffer Wt { uint W[]; };
+#if defined(TEXEL)
+layout(binding = 6) uniform samplerBuffer X4tex;  // instead of X4 (see dequant.glsl)
+#define XLOAD4(i) texelFetch(X4tex, int(i))
+#else
+#define XLOAD4(i) xs4[i]
+#endif
 layout(std430, binding = 2) writeonly buffer Y { float ys[]; };
 layout(push_constant) uniform P { uint x_off, w_off, y_off, rows, k, m, w_stride, x_vec4; } p;
+#define W_BINDING 1
 #include "dequant.glsl"
 
 const uint MAX_WG = 128u;  // the largest workgroup the host asks for
@@ -43,7 +49,7 @@ void quad(vec4 q, uint e) {
     const uint i = x0 + b * p.k + e;
     // One 16-byte load where x is 16-byte aligned with rows of whole vec4s (lavapipe's loads
     // cost the same whatever their width).
-    const vec4 x = p.x_vec4 != 0u ? xs4[i >> 2] : vec4(xs[i], xs[i + 1u], xs[i + 2u], xs[i + 3u]);
+    const vec4 x = p.x_vec4 != 0u ? XLOAD4(i >> 2) : vec4(xs[i], xs[i + 1u], xs[i + 2u], xs[i + 3u]);
     sq[b] += dot(q, x);
 #if defined(HAS_MIN)
     sx[b] += (x.x + x.y) + (x.z + x.w);
@@ -76,8 +82,8 @@ void item(uint row, uint it) {
   if (e + 4u <= p.k) {
 #if defined(TYPE_F32)
     const uint a = (row >> 2) + e;
-    quad(vec4(uintBitsToFloat(W[a]), uintBitsToFloat(W[a + 1u]), uintBitsToFloat(W[a + 2u]),
-              uintBitsToFloat(W[a + 3u])), e);
+    quad(vec4(uintBitsToFloat(wload(a)), uintBitsToFloat(wload(a + 1u)), uintBitsToFloat(wload(a + 2u)),
+              uintBitsToFloat(wload(a + 3u))), e);
 #else
     const uint lo = wword(row + 2u * e), hi = wword(row + 2u * e + 4u);
 #if defined(TYPE_F16)

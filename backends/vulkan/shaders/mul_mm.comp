@@ -28,9 +28,9 @@ layout(local_size_x = 64) in;
 layout(std430, binding = 0) readonly buffer X { float xs[]; };
 layout(std430, binding = 0) readonly buffer X4 { vec4 xs4[]; };  // when p.x_vec4 != 0
 layout(std430, binding = 0) readonly buffer XQ { uvec4 xq4[]; };  // Q8_K levels, block sums
-layout(std430, binding = 1) readonly buffer Wt { uint W[]; };
 layout(std430, binding = 2) writeonly buffer Y { float ys[]; };
 layout(push_constant) uniform P { uint x_off, w_off, y_off, rows, k, m, w_stride, x_vec4; } p;
+#define W_BINDING 1
 #include "dequant.glsl"
 
 uint tm, tn;  // this invocation's place in the 8 x 8 grid
