@@ -48,6 +48,8 @@ constexpr uint32_t kReduceGroup = 32;        // workgroup size of shared-memory 
 // their bar (KL 1e-5) is within what the order of the float sums alone moves (stories260K:
 // 3.8e-7 in mul_mv's order, 1.7e-5 in mul_mm's), and only mul_mv's order was measured inside it.
 constexpr int64_t kMatVecRows = 4;
+// Weight rows per mul_mv workgroup (mul_mv.comp's MV_ROWS), by the way it reads weights.
+uint64_t matvec_weight_rows(const Context& ctx) { return ctx.texel_reads ? 16 : 4; }
 constexpr uint32_t kTile = 32;  // mul_mm's tile: weight rows (BM) and activation rows (BN)
 uint64_t groups_for(int64_t n) { return (static_cast<uint64_t>(n) + kElementwiseGroup - 1) / kElementwiseGroup; }
 
@@ -154,7 +156,7 @@ void record_step(Recorder& rec, const Step& s) {
         rec.dispatch_groups(variant(fmt::format("mul_mv{}{}", ctx.subgroups ? "_sg" : "", tx), in[1].desc.type),
                             {x, w, out(2)},
                             {u32(rows), u32(k), u32(m), u32(row_bytes(in[1].desc.type, k)), x_vec4},
-                            static_cast<uint64_t>(m), u32(rows), {wg, 1});
+                            (static_cast<uint64_t>(m) + matvec_weight_rows(ctx) - 1) / matvec_weight_rows(ctx), u32(rows), {wg});
       } else {
         rec.dispatch_groups(variant(fmt::format("mul_mm{}", tx), in[1].desc.type), {x, w, out(2)},
                             {u32(rows), u32(k), u32(m), u32(row_bytes(in[1].desc.type, k)), x_vec4},
