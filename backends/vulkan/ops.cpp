@@ -50,6 +50,7 @@ constexpr uint32_t kReduceGroup = 32;        // workgroup size of shared-memory 
 constexpr int64_t kMatVecRows = 4;
 // Weight rows per mul_mv workgroup (mul_mv.comp's MV_ROWS), by the way it reads weights.
 uint64_t matvec_weight_rows(const Context& ctx) { return ctx.texel_reads ? 16 : 4; }
+constexpr int64_t kBatchRows = 8;  // activation rows per workgroup of mul_mv's _b8 flavour
 constexpr uint32_t kTile = 32;  // mul_mm's tile: weight rows (BM) and activation rows (BN)
 uint64_t groups_for(int64_t n) { return (static_cast<uint64_t>(n) + kElementwiseGroup - 1) / kElementwiseGroup; }
 
@@ -132,7 +133,18 @@ void record_step(Recorder& rec, const Step& s) {
   switch (s.op->kind()) {
     case OpKind::MatMul: {
       const int64_t rows = in[0].desc.rows(), k = in[0].desc.cols(), m = in[1].desc.shape[0];
-      const bool matvec = rows <= kMatVecRows || in[1].desc.type == DType::F32;
+      const Context& ctx = rec.context();
+      // mul_mv's workgroups: one subgroup where subgroupAdd is there (several subgroups on wide
+      // ones), else kReduceGroup invocations.
+      const uint32_t wg = ctx.subgroups ? std::clamp(ctx.phys.subgroup_size, 8u, 128u) : kReduceGroup;
+      // On CPU devices (texel reads) products of several rows also run as mul_mv, kBatchRows
+      // activation rows per workgroup: weights gathered once for them beat mul_mm's staging
+      // through shared memory, which lavapipe loads invocation by invocation (prefill 1.3-2.8x
+      // on the shared models, ~7x on qwen2.5-0.5b Q8_0). Not with K-quant weights: mul_mm sums
+      // their levels in int as the CPU backend does, which keeps Vulkan closer to llama.cpp.
+      const bool batched = ctx.texel_reads && wg <= kReduceGroup && rows > 1 &&
+                           traits(in[1].desc.type).block_elems != 256;
+      const bool matvec = rows <= kMatVecRows || in[1].desc.type == DType::F32 || batched;
       Operand x = operand(0, in[0]);
       if (traits(in[1].desc.type).block_elems == 256) {
         // K-quant weights: activations rounded to Q8_K first, as the CPU backend does; mul_mm
@@ -144,19 +156,18 @@ void record_step(Recorder& rec, const Step& s) {
         x = {0, &q, 0, q.size(), false};
       }
       const uint32_t x_vec4 = x.offset % 16 == 0 && k % 4 == 0 ? 1u : 0u;
-      const Context& ctx = rec.context();
       Operand w = operand(1, in[1]);
       if (ctx.texel_reads) w.binding = kWordTexels;
       const std::string_view tx = ctx.texel_reads ? "_tx" : "";
       if (matvec) {
-        // Decode (and F32 products): workgroups of one subgroup where subgroupAdd is there
-        // (several subgroups on wide ones), else of kReduceGroup invocations.
-        const uint32_t wg = ctx.subgroups ? std::clamp(ctx.phys.subgroup_size, 8u, 128u) : kReduceGroup;
         if (ctx.texel_reads && x_vec4) x.binding = kVec4Texels;
-        rec.dispatch_groups(variant(fmt::format("mul_mv{}{}", ctx.subgroups ? "_sg" : "", tx), in[1].desc.type),
+        const int64_t act_rows = batched ? kBatchRows : 1;  // per workgroup
+        rec.dispatch_groups(variant(fmt::format("mul_mv{}{}{}", ctx.subgroups ? "_sg" : "", tx, batched ? "_b8" : ""),
+                                    in[1].desc.type),
                             {x, w, out(2)},
                             {u32(rows), u32(k), u32(m), u32(row_bytes(in[1].desc.type, k)), x_vec4},
-                            (static_cast<uint64_t>(m) + matvec_weight_rows(ctx) - 1) / matvec_weight_rows(ctx), u32(rows), {wg});
+                            (static_cast<uint64_t>(m) + matvec_weight_rows(ctx) - 1) / matvec_weight_rows(ctx),
+                            u32((rows + act_rows - 1) / act_rows), {wg});
       } else {
         rec.dispatch_groups(variant(fmt::format("mul_mm{}", tx), in[1].desc.type), {x, w, out(2)},
                             {u32(rows), u32(k), u32(m), u32(row_bytes(in[1].desc.type, k)), x_vec4},

@@ -38,46 +38,55 @@ const uint ITEM = 4u;
 #else
 const uint ITEM = 32u;
 #endif
-const uint MAX_WG = 128u;  // the largest workgroup the host asks for
-shared float red[NR * MAX_WG];
+const uint NB = MV_ACT;           // activation rows per workgroup
+const uint QUADS = ITEM / 4u;     // vec4s per item
+const uint MAX_WG = NB == 1u ? 128u : 32u;  // the largest workgroup the host asks for
+shared float red[NR * NB * MAX_WG];
 
-vec4 xc[ITEM / 4u];  // this invocation's item of x
+vec4 xc[NB * QUADS];  // this invocation's item of each activation row's x
 #if defined(HAS_MIN)
-float xsum;          // its sum, in the order the blocks' minimums take it
+float xsum[NB];       // their sums, in the order the blocks' minimums take them
 #endif
-float acc, sq;       // the current row's dot product; the current run's q . x
+// Per activation row: the current weight row's dot product; the current run's q . x.
+float acc[NB], sq[NB];
 
-// x[e .. e + ITEM - 1] into xc (zeros past k).
-void load_x(uint x0, uint e) {
+// x[r, e .. e + ITEM - 1] of activation rows r0 .. r0 + nb - 1 into xc (zeros past k).
+void load_x(uint x0, uint nb, uint e) {
+  for (uint b = 0u; b < NB; ++b) {
 #if defined(HAS_MIN)
-  xsum = 0.0;
+    xsum[b] = 0.0;
 #endif
-  for (uint i = 0u; i < ITEM / 4u; ++i) {
-    const uint a = x0 + e + 4u * i;
-    if (p.x_vec4 != 0u) {  // one 16-byte load where x is 16-byte aligned with rows of whole vec4s
-      xc[i] = XLOAD4(a >> 2);
-    } else if (e + 4u * i + 4u <= p.k) {
-      xc[i] = vec4(xs[a], xs[a + 1u], xs[a + 2u], xs[a + 3u]);
-    } else {  // the last, partial quad of a float row
-      xc[i] = vec4(0.0);
-      for (uint c = 0u; e + 4u * i + c < p.k; ++c) xc[i][c] = xs[a + c];
+    for (uint i = 0u; i < QUADS; ++i) {
+      const uint a = x0 + min(b, nb - 1u) * p.k + e + 4u * i;  // a row past nb repeats the last
+      if (p.x_vec4 != 0u) {  // one 16-byte load where x is 16-byte aligned with rows of whole vec4s
+        xc[b * QUADS + i] = XLOAD4(a >> 2);
+      } else if (e + 4u * i + 4u <= p.k) {
+        xc[b * QUADS + i] = vec4(xs[a], xs[a + 1u], xs[a + 2u], xs[a + 3u]);
+      } else {  // the last, partial quad of a float row
+        xc[b * QUADS + i] = vec4(0.0);
+        for (uint c = 0u; e + 4u * i + c < p.k; ++c) xc[b * QUADS + i][c] = xs[a + c];
+      }
+#if defined(HAS_MIN)
+      xsum[b] += (xc[b * QUADS + i].x + xc[b * QUADS + i].y) + (xc[b * QUADS + i].z + xc[b * QUADS + i].w);
+#endif
     }
-#if defined(HAS_MIN)
-    xsum += (xc[i].x + xc[i].y) + (xc[i].z + xc[i].w);
-#endif
   }
 }
 
-// Adds q . x of quad i of the item.
-void quad(vec4 q, uint i) { sq += dot(q, xc[i]); }
+// Adds q . x of quad i of the item, for each activation row.
+void quad(vec4 q, uint i) {
+  for (uint b = 0u; b < NB; ++b) sq[b] += dot(q, xc[b * QUADS + i]);
+}
 // Ends a run of quads that share a scale (and, where blocks have one, a whole item's minimum).
 void flush(float scale, float mn) {
+  for (uint b = 0u; b < NB; ++b) {
 #if defined(HAS_MIN)
-  acc += scale * sq + mn * xsum;
+    acc[b] += scale * sq[b] + mn * xsum[b];
 #else
-  acc += scale * sq;
+    acc[b] += scale * sq[b];
 #endif
-  sq = 0.0;
+    sq[b] = 0.0;
+  }
 }
 
 // Item `it` of the weight row that starts at byte `row`: elements it * ITEM ...
@@ -182,43 +191,50 @@ void item(uint row, uint it) {
 
 void main() {
   const uint t = gl_LocalInvocationID.x, wg = gl_WorkGroupSize.x;
-  const uint r = gl_WorkGroupID.z, items = (p.k + ITEM - 1u) / ITEM, j0 = group_index() * NR;
-  const uint x0 = p.x_off / 4u + r * p.k;
-  float sums[NR];
-  for (uint n = 0u; n < NR; ++n) sums[n] = 0.0;
+  const uint r0 = gl_WorkGroupID.z * NB, items = (p.k + ITEM - 1u) / ITEM, j0 = group_index() * NR;
+  const uint x0 = p.x_off / 4u + r0 * p.k, nb = min(NB, p.rows - r0);
+  float sums[NR * NB];  // [weight row n][activation row b]
+  for (uint i = 0u; i < NR * NB; ++i) sums[i] = 0.0;
   for (uint it = t; it < items; it += wg) {
-    load_x(x0, it * ITEM);
+    load_x(x0, nb, it * ITEM);
     for (uint n = 0u; n < NR; ++n) {
       if (j0 + n >= p.m) break;  // uniform over the workgroup
-      acc = sums[n];
-      sq = 0.0;
+      for (uint b = 0u; b < NB; ++b) {
+        acc[b] = sums[n * NB + b];
+        sq[b] = 0.0;
+      }
       item(p.w_off + (j0 + n) * p.w_stride, it);
-      sums[n] = acc;
+      for (uint b = 0u; b < NB; ++b) sums[n * NB + b] = acc[b];
     }
   }
-  const uint y0 = p.y_off / 4u + r * p.m + j0, rows = min(NR, p.m - j0);
+  // Output i = n * NB + b: weight row j0 + n of activation row r0 + b.
+  const uint outputs = min(NR, p.m - j0) * NB;
+#define Y_INDEX(i) (p.y_off / 4u + (r0 + (i) % NB) * p.m + j0 + (i) / NB)
+#define Y_PRESENT(i) ((i) < outputs && (i) % NB < nb)
 #if defined(SUBGROUP)
-  for (uint n = 0u; n < NR; ++n) sums[n] = subgroupAdd(sums[n]);
+  for (uint i = 0u; i < NR * NB; ++i) sums[i] = subgroupAdd(sums[i]);
   if (gl_NumSubgroups > 1u) {  // several subgroups: their sums through shared memory
     if (subgroupElect())
-      for (uint n = 0u; n < NR; ++n) red[n * MAX_WG + gl_SubgroupID] = sums[n];
+      for (uint i = 0u; i < NR * NB; ++i) red[i * MAX_WG + gl_SubgroupID] = sums[i];
     barrier();
-    if (t < rows) {
+    for (uint i = t; i < NR * NB; i += wg) {
       float s = 0.0;
-      for (uint g = 0u; g < gl_NumSubgroups; ++g) s += red[t * MAX_WG + g];
-      ys[y0 + t] = s;
+      for (uint g = 0u; g < gl_NumSubgroups; ++g) s += red[i * MAX_WG + g];
+      if (Y_PRESENT(i)) ys[Y_INDEX(i)] = s;
     }
   } else if (t == 0u) {
-    for (uint n = 0u; n < rows; ++n) ys[y0 + n] = sums[n];
+    for (uint i = 0u; i < NR * NB; ++i)
+      if (Y_PRESENT(i)) ys[Y_INDEX(i)] = sums[i];
   }
 #else
-  for (uint n = 0u; n < NR; ++n) red[n * MAX_WG + t] = sums[n];
+  for (uint i = 0u; i < NR * NB; ++i) red[i * MAX_WG + t] = sums[i];
   barrier();
   for (uint s = wg / 2u; s > 0u; s >>= 1) {
     if (t < s)
-      for (uint n = 0u; n < NR; ++n) red[n * MAX_WG + t] += red[n * MAX_WG + t + s];
+      for (uint i = 0u; i < NR * NB; ++i) red[i * MAX_WG + t] += red[i * MAX_WG + t + s];
     barrier();
   }
-  if (t < rows) ys[y0 + t] = red[t * MAX_WG];
+  for (uint i = t; i < NR * NB; i += wg)
+    if (Y_PRESENT(i)) ys[Y_INDEX(i)] = red[i * MAX_WG];
 #endif
 }

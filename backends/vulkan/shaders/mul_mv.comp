@@ -8,4 +8,11 @@
 #else
 #define MV_ROWS 4
 #endif
+// MV_ACT activation rows per workgroup: 1 for decode; with MV_BATCH (CPU devices' products of
+// several rows, instead of mul_mm) each weight item is dequantised once for MV_BATCH rows.
+#if defined(MV_BATCH)
+#define MV_ACT MV_BATCH
+#else
+#define MV_ACT 1
+#endif
 #include "mul_mat.glsl"
