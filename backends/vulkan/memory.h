@@ -25,8 +25,8 @@ class DeviceBuffer final : public Buffer {
   VkBuffer handle() const { return buffer_; }
   // Bytes of the Vulkan buffer: size() rounded up to whole words, at least one.
   size_t capacity() const { return std::max<size_t>(4, (size_ + 3) / 4 * 4); }
-  // A view of bytes [base, base + range) as 32-bit texels (made once, kept with the buffer).
-  VkBufferView texel_view(size_t base, size_t range, VkFormat format = VK_FORMAT_R32_UINT) const;
+  // A view of bytes [base, base + range) as texels of `format` (made once, kept with the buffer).
+  VkBufferView texel_view(size_t base, size_t range, VkFormat format) const;
 
  private:
   bool allocate(int type);

@@ -77,12 +77,16 @@ void Recorder::dispatch(const std::string& variant, std::initializer_list<Operan
       infos[n] = {buffer.handle(), base, range};
       writes[n].pBufferInfo = &infos[n];
     } else {
-      // 16-byte aligned bases keep a vec4 texel's elements where the shader expects them.
-      const VkDeviceSize align = std::max<VkDeviceSize>(16, limits.minTexelBufferOffsetAlignment);
+      // A view of the whole buffer where one can address it, so that a buffer needs one view
+      // (they are kept with it) whatever its operands; else from a 16-byte aligned base, which
+      // keeps a vec4 texel's elements where the shader expects them.
       const VkDeviceSize texel = binding == kVec4Texels ? 16 : 4;
-      base = offset / align * align;
-      const VkDeviceSize range = std::min<VkDeviceSize>((buffer.capacity() - base) / texel * texel,
-                                                        (offset - base + bytes + texel - 1) / texel * texel);
+      const VkDeviceSize align = std::max<VkDeviceSize>(16, limits.minTexelBufferOffsetAlignment);
+      const bool whole = buffer.capacity() / texel <= limits.maxTexelBufferElements;
+      base = whole ? 0 : offset / align * align;
+      const VkDeviceSize range = whole ? buffer.capacity() / texel * texel
+                                       : std::min<VkDeviceSize>((buffer.capacity() - base) / texel * texel,
+                                                                (offset - base + bytes + texel - 1) / texel * texel);
       if (range / texel > limits.maxTexelBufferElements)
         fail("an operand of {} bytes exceeds the device's texel buffer range ({} texels of {} bytes)",
              bytes, limits.maxTexelBufferElements, texel);
