@@ -68,8 +68,8 @@ void Recorder::dispatch(const std::string& variant, std::initializer_list<Operan
     writes[n].descriptorType = type;
     VkDeviceSize base;
     if (type == VK_DESCRIPTOR_TYPE_STORAGE_BUFFER) {
-      base = offset / std::max<VkDeviceSize>(4, limits.minStorageBufferOffsetAlignment) *
-             std::max<VkDeviceSize>(4, limits.minStorageBufferOffsetAlignment);
+      const VkDeviceSize align = std::max<VkDeviceSize>(4, limits.minStorageBufferOffsetAlignment);
+      base = offset / align * align;
       const VkDeviceSize range = std::min<VkDeviceSize>(buffer.capacity() - base, (offset - base + bytes + 3) / 4 * 4);
       if (range > limits.maxStorageBufferRange)
         fail("an operand of {} bytes exceeds the device's storage buffer range ({})", bytes,
@@ -98,13 +98,13 @@ void Recorder::dispatch(const std::string& variant, std::initializer_list<Operan
   };
   size_t i = 0;
   for (const Operand& o : operands) words[i++] = bind(o.binding, *o.buffer, o.offset, o.bytes);
-  // Bindings a shader declares but this op leaves unused still need a valid buffer.
-  const DeviceBuffer* filler = nullptr;
+  // Bindings a shader declares but this op leaves unused still need a valid buffer: one small
+  // buffer per run serves them all.
   for (uint32_t b = 0; b < kAllBindings; ++b) {
     if (std::any_of(operands.begin(), operands.end(), [&](const Operand& o) { return o.binding == b; }))
       continue;
-    if (!filler) filler = &scratch(16);
-    bind(b, *filler, 0, 16);
+    if (!filler_) filler_ = &scratch(16);
+    bind(b, *filler_, 0, 16);
   }
   api.vkUpdateDescriptorSets(ctx_.device, n, writes, 0, nullptr);
   std::copy(push.begin(), push.end(), words.begin() + static_cast<long>(operands.size()));

@@ -71,6 +71,7 @@ class Recorder {
   VkDescriptorPool pool_;
   std::vector<Range> reads_, writes_;  // since the last barrier
   ScratchPool& scratch_;
+  const DeviceBuffer* filler_ = nullptr;  // bound where a shader's binding has no operand
 };
 
 }  // namespace isomer::vulkan

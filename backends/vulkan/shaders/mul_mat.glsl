@@ -1,14 +1,14 @@
-// y[r, j] = sum_e x[r, e] * w[j, e] for one row of x (decode; a dispatch's z is the activation
-// row), the weights dequantised in the shader a whole block (for the K-quants a 32-element
-// sub-block) at a time from 32-bit word loads. Included by mul_mv.comp.
+// y[r, j] = sum_e x[r, e] * w[j, e], the weights dequantised in the shader a whole block (for
+// the K-quants a 32-element sub-block) at a time from 32-bit word loads. Included by mul_mv.comp.
 //
-// A workgroup computes NR weight rows. Its invocations split k into items of 32 elements (4 for
-// the float types): each loads its item of x once and takes it through the NR rows, then the
-// partial sums are reduced with subgroupAdd (SUBGROUP defined: the device has subgroup
-// arithmetic in compute; workgroups of several subgroups combine them in shared memory) or a
-// shared-memory tree (the fallback; the workgroup size must then be a power of two). NR is a
-// define, not a specialisation constant: arrays sized by those make lavapipe's code several
-// times slower.
+// A workgroup computes NR weight rows for NB activation rows (a dispatch's z steps through the
+// activation rows NB at a time; NB is 1 for decode). Its invocations split k into items of 32
+// elements (4 for the float types): each loads its item of x once and takes it through the NR
+// rows (each summed in the same order whatever NB); the partial sums are reduced with
+// subgroupAdd (SUBGROUP defined: the device has subgroup arithmetic in compute; workgroups of
+// several subgroups combine them in shared memory) or a shared-memory tree (the fallback; the
+// workgroup size must then be a power of two). NR and NB are defines, not specialisation
+// constants: arrays sized by those make lavapipe's code several times slower.
 #extension GL_GOOGLE_include_directive : require
 #if defined(SUBGROUP)
 #extension GL_KHR_shader_subgroup_basic : require
