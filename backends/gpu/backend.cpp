@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -109,7 +110,7 @@ const Facts& facts() {
       d.extra = {{"architecture", gpu_arch_name(p)},
                  {"built for", ISOMER_GPU_ARCHS},
                  {"warp size", std::to_string(p.warpSize)},
-                 {"matrix cores", has_matrix_cores() ? "used for prefill (f16 operands, f32 sums)"
+                 {"matrix cores", has_matrix_cores() ? "used for prefill with F16, Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 weights (f16 operands, f32 sums)"
                                                      : "not used (f32 tiles)"},
                  {"kernels", blas.ok() ? "portable, vendor (" + blas.description() + ")"
                                        : "portable (vendor: " + blas.error() + ")"}};
@@ -227,8 +228,10 @@ class GpuDevice final : public Device {
     bool vendor = false;  // matrix product through the vendor BLAS
   };
 
-  void plan(std::span<const Step> steps, std::vector<Planned>& out, std::string& key, size_t& scratch,
-            size_t& params);
+  // What decides whether a captured graph can be re-launched: every op, its constant
+  // parameters, shapes and bound addresses, as numbers (cheap to build for every step).
+  using Key = std::vector<int64_t>;
+  void plan(std::span<const Step> steps, std::vector<Planned>& out, Key& key, size_t& scratch, size_t& params);
   void fill_params(const std::vector<Planned>& planned);
   void enqueue(const std::vector<Planned>& planned, size_t param_bytes);
   void launch(const Planned& p);
@@ -249,7 +252,7 @@ class GpuDevice final : public Device {
   bool trace_ = std::getenv("ISOMER_GPU_TRACE") != nullptr;  // graph captures and re-launches on stderr
   DeviceArena scratch_, params_dev_;
   PinnedArena params_host_;
-  std::string last_key_, graph_key_;
+  Key last_key_, graph_key_;
   gpuGraph_t graph_ = nullptr;
   gpuGraphExec_t exec_ = nullptr;
 };
@@ -307,16 +310,25 @@ Support GpuDevice::supports(const Op& op, std::span<const TensorDesc> in, const 
 
 // The scratch and parameter space of each step, and the key that says whether a captured
 // graph can be re-launched: every op, its constant parameters, shapes and bound addresses.
-void GpuDevice::plan(std::span<const Step> steps, std::vector<Planned>& out, std::string& key, size_t& scratch,
+void GpuDevice::plan(std::span<const Step> steps, std::vector<Planned>& out, Key& key, size_t& scratch,
                      size_t& params) {
   scratch = params = 0;
+  const auto bits = [](float f) {
+    int32_t v;
+    std::memcpy(&v, &f, 4);
+    return int64_t{v};
+  };
   auto bind = [&](const TensorBinding& b) {
     const auto* buf = dynamic_cast<const GpuBuffer*>(b.buffer);
-    key += fmt::format("{}+{}:{};", fmt::ptr(buf ? buf->data() : nullptr), b.offset, b.desc.to_string());
+    key.insert(key.end(), {static_cast<int64_t>(reinterpret_cast<intptr_t>(buf ? buf->data() : nullptr)),
+                           static_cast<int64_t>(b.offset), static_cast<int64_t>(b.desc.type),
+                           static_cast<int64_t>(b.desc.shape.size())});
+    key.insert(key.end(), b.desc.shape.begin(), b.desc.shape.end());
   };
+  key.reserve(steps.size() * 24);
   for (const Step& s : steps) {
     Planned p{&s};
-    key += fmt::format("|{}", static_cast<int>(s.op->kind()));
+    key.push_back(static_cast<int64_t>(s.op->kind()));
     for (const auto& b : s.inputs) bind(b);
     bind(s.output);
     switch (s.op->kind()) {
@@ -337,7 +349,7 @@ void GpuDevice::plan(std::span<const Step> steps, std::vector<Planned>& out, std
       }
       case OpKind::Rope: {
         const auto& rp = std::get<RopeParams>(s.op->params);
-        key += fmt::format("{},{},{};", rp.head_dim, rp.n_rot, static_cast<int>(rp.mode));
+        key.insert(key.end(), {rp.head_dim, rp.n_rot, static_cast<int64_t>(rp.mode)});
         p.param = params;
         params += align_up(static_cast<size_t>(s.inputs[0].desc.rows() * rp.n_rot) * 4, 16);
         break;
@@ -346,12 +358,12 @@ void GpuDevice::plan(std::span<const Step> steps, std::vector<Planned>& out, std
       case OpKind::Attention:
         if (s.op->kind() == OpKind::Attention) {
           const auto& ap = std::get<AttentionParams>(s.op->params);
-          key += fmt::format("{},{},{},{};", ap.heads, ap.kv_heads, ap.head_dim, ap.scale);
+          key.insert(key.end(), {ap.heads, ap.kv_heads, ap.head_dim, bits(ap.scale)});
         }
         p.param = params;
         params += 16;
         break;
-      case OpKind::RmsNorm: key += fmt::format("{};", std::get<RmsNormParams>(s.op->params).eps); break;
+      case OpKind::RmsNorm: key.push_back(bits(std::get<RmsNormParams>(s.op->params).eps)); break;
       default: break;
     }
     out.push_back(p);
@@ -384,11 +396,15 @@ void GpuDevice::fill_params(const std::vector<Planned>& planned) {
 }
 
 void GpuDevice::run(std::span<const Step> steps) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto host_us = [&] {  // host time of this call, for the trace
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+  };
   select();
   // The previous run must be done before its parameter area is rewritten.
   check(gpuStreamSynchronize(stream_), where("running the previous steps"));
   std::vector<Planned> planned;
-  std::string key;
+  Key key;
   size_t scratch = 0, params = 0;
   plan(steps, planned, key, scratch, params);
   if (scratch > scratch_.size) {
@@ -415,7 +431,7 @@ void GpuDevice::run(std::span<const Step> steps) {
 
   if (graphs_ && exec_ && key == graph_key_) {
     check(gpuGraphLaunch(exec_, stream_), where("launching the captured graph"));
-    if (trace_) fmt::print(stderr, "{}: re-launched the graph of {} steps\n", props_.id, steps.size());
+    if (trace_) fmt::print(stderr, "{}: re-launched the graph of {} steps ({:.0f} us on the host)\n", props_.id, steps.size(), host_us());
     return;
   }
   // Capture decode-like sequences (no vendor BLAS, every product a matrix-vector one) the
@@ -451,7 +467,7 @@ void GpuDevice::run(std::span<const Step> steps) {
   }
   graph_key_ = key;
   check(gpuGraphLaunch(exec_, stream_), where("launching the captured graph"));
-  if (trace_) fmt::print(stderr, "{}: captured a graph of {} steps\n", props_.id, steps.size());
+  if (trace_) fmt::print(stderr, "{}: captured a graph of {} steps ({:.0f} us on the host)\n", props_.id, steps.size(), host_us());
 }
 
 void GpuDevice::enqueue(const std::vector<Planned>& planned, size_t param_bytes) {
@@ -531,7 +547,7 @@ void GpuDevice::launch(const Planned& p) {
         return;
       }
       if (rows <= kVecRows) mul_mat_vec(st, static_cast<int>(t), x, w, y, rows, k, m, stride);
-      else if (mma_ && t != DType::F32 && t != DType::BF16) mul_mat_mma(st, static_cast<int>(t), x, w, y, rows, k, m, stride);
+      else if (mma_ && mma_takes(static_cast<int>(t))) mul_mat_mma(st, static_cast<int>(t), x, w, y, rows, k, m, stride);
       else mul_mat_tiled(st, static_cast<int>(t), x, w, y, rows, k, m, stride);
       return;
     }

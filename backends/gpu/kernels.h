@@ -30,9 +30,11 @@ void mul_mat_vec(Stream s, int wtype, const float* x, const void* w, float* y, i
 // The same, tiled through shared memory (any rows).
 void mul_mat_tiled(Stream s, int wtype, const float* x, const void* w, float* y, int rows, int k,
                    int m, int64_t w_stride);
-// The same on matrix cores (f16 operands, f32 sums) for F16 and block-quantised weights.
+// The same on matrix cores (f16 operands, f32 sums), for the weight types mma_takes().
 void mul_mat_mma(Stream s, int wtype, const float* x, const void* w, float* y, int rows, int k,
                  int m, int64_t w_stride);
+// F16 and the legacy block types (kernels.cu says why not the others).
+bool mma_takes(int wtype);
 // Whether mul_mat_mma runs on matrix cores in this module (else it is plain arithmetic, and
 // mul_mat_tiled is the better choice).
 bool has_matrix_cores();
