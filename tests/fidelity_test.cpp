@@ -49,6 +49,11 @@ constexpr KnownDeviation kKnownDeviations[] = {
      "precision, as exact as a plain f32 sum) instead of llama.cpp's vector partial sums; in this 260K-parameter model with 8-wide heads the last-bit differences "
      "grow to a logit error of 0.021 (bar 0.03, top-1 100 %) and KL 1.7e-5 against the F32 bar "
      "of 1e-5. The F16 / BF16 references meet their bars on the same path."},
+    {"cuda_vendor", "stories260K.story.json", 3e-5,
+     "cuBLAS's sgemm (exact f32: CUBLAS_PEDANTIC_MATH, no TF32) sums in its own blocked order, as "
+     "oneDNN does on the CPU; measured on an H100 (2026-11-23): logit error 0.021 (bar 0.03, top-1 "
+     "100 %) and KL 1.8e-5 against the F32 bar of 1e-5. The F16 / BF16 references meet their bars on "
+     "the same path, and the portable CUDA kernels meet the F32 bar (KL 3.4e-7)."},
 };
 
 const KnownDeviation* known_deviation(std::string_view backend, std::string_view reference) {

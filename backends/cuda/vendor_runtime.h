@@ -70,4 +70,8 @@ inline constexpr long kGpuBlasChunkElements = long{1} << 24;
 #define GPU_BLAS_SET_STREAM "cublasSetStream_v2"
 #define GPU_BLAS_SGEMM "cublasSgemm_v2"
 #define GPU_BLAS_GET_VERSION "cublasGetVersion_v2"
+// Single precision kept exact (CUBLAS_PEDANTIC_MATH): no TF32 or other reduced-precision
+// shortcut, so that the vendor path gives the same answer as the portable one.
+#define GPU_BLAS_SET_MATH_MODE "cublasSetMathMode"
+inline constexpr int kGpuBlasExactMath = 2;
 inline constexpr int kGpuBlasOpN = 0, kGpuBlasOpT = 1;  // CUBLAS_OP_N, CUBLAS_OP_T

@@ -28,6 +28,7 @@ const Blas& Blas::library() {
     b.destroy_ = reinterpret_cast<Destroy>(sym(GPU_BLAS_DESTROY));
     b.set_stream_ = reinterpret_cast<SetStream>(sym(GPU_BLAS_SET_STREAM));
     b.sgemm_ = reinterpret_cast<Sgemm>(sym(GPU_BLAS_SGEMM));
+    b.set_math_ = reinterpret_cast<SetMath>(sym(GPU_BLAS_SET_MATH_MODE));
     if (!create || !b.destroy_ || !b.set_stream_ || !b.sgemm_) {
       b.error_ = fmt::format("{} ({}) lacks {}, {}, {} or {}", kGpuBlasName, name, GPU_BLAS_CREATE,
                              GPU_BLAS_DESTROY, GPU_BLAS_SET_STREAM, GPU_BLAS_SGEMM);
@@ -56,6 +57,12 @@ void* Blas::create(gpuStream_t stream) const {
   if (const int st = set_stream_(h, stream); st != 0) {
     destroy_(h);
     fail("{}: setting the stream failed (status {})", kGpuBlasName, st);
+  }
+  if (set_math_) {
+    if (const int st = set_math_(h, kGpuBlasExactMath); st != 0) {
+      destroy_(h);
+      fail("{}: setting exact single-precision math failed (status {})", kGpuBlasName, st);
+    }
   }
   return h;
 }

@@ -28,11 +28,13 @@ class Blas {
   using Create = int (*)(void**);
   using Destroy = int (*)(void*);
   using SetStream = int (*)(void*, gpuStream_t);
+  using SetMath = int (*)(void*, int);
   using Sgemm = int (*)(void*, int, int, int, int, int, const float*, const float*, int, const float*,
                         int, const float*, float*, int);
   Create create_ = nullptr;
   Destroy destroy_ = nullptr;
   SetStream set_stream_ = nullptr;
+  SetMath set_math_ = nullptr;  // where the library has reduced-precision modes
   Sgemm sgemm_ = nullptr;
   std::string error_, description_;
 };

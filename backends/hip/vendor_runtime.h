@@ -73,4 +73,6 @@ inline constexpr long kGpuBlasChunkElements = long{1} << 24;
 #define GPU_BLAS_SET_STREAM "hipblasSetStream"
 #define GPU_BLAS_SGEMM "hipblasSgemm"
 #define GPU_BLAS_GET_VERSION ""
+#define GPU_BLAS_SET_MATH_MODE ""  // no reduced-precision mode to opt out of
+inline constexpr int kGpuBlasExactMath = 0;
 inline constexpr int kGpuBlasOpN = 111, kGpuBlasOpT = 112;  // HIPBLAS_OP_N, HIPBLAS_OP_T

@@ -157,4 +157,6 @@ inline constexpr long kGpuBlasChunkElements = 4096;
 #define GPU_BLAS_SET_STREAM "emublasSetStream"
 #define GPU_BLAS_SGEMM "emublasSgemm"
 #define GPU_BLAS_GET_VERSION ""
+#define GPU_BLAS_SET_MATH_MODE ""  // no reduced-precision mode to opt out of
+inline constexpr int kGpuBlasExactMath = 0;
 inline constexpr int kGpuBlasOpN = 0, kGpuBlasOpT = 1;
