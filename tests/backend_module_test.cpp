@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <isomer/backend.h>
 #include <isomer/backend_module.h>
+#include <isomer/bench.h>
 #include <isomer/error.h>
 #include <isomer/ops/op.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -296,6 +298,24 @@ TEST(GpuEmu, OutOfMemoryAndBadBindingsAreErrorsWithContext) {
   } catch (const Error& e) {
     EXPECT_TRUE(contains(e.what(), "--kernels vendor is unavailable: emuBLAS is not available")) << e.what();
     EXPECT_TRUE(contains(e.what(), "cannot open shared object file")) << e.what();
+  }
+}
+
+
+// The roofline of a device with its own memory: the device's copy op, timed; buffers that do
+// not fit are an error naming the device.
+TEST(GpuEmu, DeviceBandwidthIsMeasuredThroughItsCopyOp) {
+  Backend& b = load_backend_module(std::string(ISOMER_GPUEMU_DIR) + "/libisomer-backend-gpuemu.so");
+  auto dev = b.open(0, {});
+  const bench::Bandwidth bw = bench::device_bandwidth(*dev, uint64_t{8} << 20, 0.02);
+  EXPECT_EQ(bw.buffer_bytes, uint64_t{8} << 20);
+  EXPECT_GT(bw.gb_per_s, 0.0);
+  EXPECT_TRUE(std::isfinite(bw.gb_per_s));
+  try {
+    bench::device_bandwidth(*dev, uint64_t{768} << 20, 0.02);  // two of them exceed its 1 GiB
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), "gpuemu:0: cannot allocate")) << e.what();
   }
 }
 

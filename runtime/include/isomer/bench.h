@@ -14,6 +14,10 @@
 #include <string_view>
 #include <vector>
 
+namespace isomer {
+class Device;
+}
+
 namespace isomer::bench {
 
 struct Stats {
@@ -83,5 +87,10 @@ struct Bandwidth {
 // any cache, repeatedly for about `seconds`; the best pass counts.
 Bandwidth read_bandwidth(int threads, uint64_t buffer_bytes = uint64_t{1} << 30,
                          double seconds = 1.0);
+// Memory bandwidth of a device with its own memory (a GPU): the device copies one buffer to
+// another through its copy op, for about `seconds`; bytes read plus bytes written per second
+// of the best pass (a copy is how GPU vendors quote it too). isomer::Error naming the device
+// when the buffers do not fit or it cannot copy them.
+Bandwidth device_bandwidth(Device& device, uint64_t buffer_bytes = uint64_t{256} << 20, double seconds = 0.5);
 
 }  // namespace isomer::bench

@@ -1,4 +1,5 @@
 // llama-bench-style measurements of a model, and the memory bandwidth they are judged against.
+#include <isomer/backend.h>
 #include <isomer/bench.h>
 #include <isomer/error.h>
 #include <isomer/quantize.h>
@@ -222,6 +223,32 @@ Bandwidth read_bandwidth(int threads, uint64_t buffer_bytes, double seconds) {
   sync.arrive_and_wait();
   pool.clear();
   return {threads, best, words * 8};
+}
+
+Bandwidth device_bandwidth(Device& dev, uint64_t buffer_bytes, double seconds) {
+  const std::string& id = dev.properties().id;
+  const int64_t n = static_cast<int64_t>(buffer_bytes / 4);
+  if (n <= 0) fail("{}: bandwidth: a buffer of {} bytes is too small", id, buffer_bytes);
+  const TensorDesc desc{DType::F32, {n}};
+  const Op copy{CopyParams{}};
+  if (const Support s = dev.supports(copy, std::span(&desc, 1), desc); !s.ok)
+    fail("{}: bandwidth: cannot copy {}: {}", id, desc.to_string(), s.reason);
+  const auto src = dev.allocate(desc.bytes()), dst = dev.allocate(desc.bytes());
+  const std::vector<uint8_t> fill(desc.bytes(), 1);
+  src->write(0, fill.data(), fill.size());
+  // Several copies per pass, so that launching and waiting are a small part of its time.
+  const std::vector<Step> steps(8, Step{&copy, {{desc, src.get(), 0}}, {desc, dst.get(), 0}, "bandwidth copy"});
+  dev.run(steps);  // warm-up: first-use costs (pipelines, page mapping) stay out of the timing
+  dev.synchronize();
+  double best = 0;
+  const auto t_end = Clock::now() + std::chrono::duration<double>(seconds);
+  for (int pass = 0; pass < 3 || Clock::now() < t_end; ++pass) {
+    const auto t0 = Clock::now();
+    dev.run(steps);
+    dev.synchronize();
+    best = std::max(best, 2.0 * static_cast<double>(desc.bytes()) * static_cast<double>(steps.size()) / seconds_since(t0) / 1e9);
+  }
+  return {0, best, desc.bytes()};
 }
 
 }  // namespace isomer::bench

@@ -556,7 +556,22 @@ std::string run(const Options& o, const std::function<void(std::string_view)>& p
                       {"roofline_pct", nullptr},
                       {"roofline_note", ""}};
         if (!host_memory) {
-          speed["roofline_note"] = "n/a: the device's memory bandwidth is unknown";
+          // A device with its own memory: its roof is that memory's bandwidth, measured here.
+          try {
+            const bench::Bandwidth dbw = bench::device_bandwidth(*backend(lo.backend).open(lo.device, {}),
+                                                                     uint64_t(o.bandwidth_mib) << 20);
+            speed["device_bandwidth_gb_per_s"] = dbw.gb_per_s;
+            if (!r.generation.samples.empty()) {
+              speed["roofline_pct"] = 100.0 * static_cast<double>(facts.bytes_per_token) * r.generation.mean / (dbw.gb_per_s * 1e9);
+              speed["roofline_note"] = fmt::format(
+                  "weight bytes per token × tg tokens/s ÷ {:.1f} GB/s device memory bandwidth (a {} MiB device-to-device "
+                  "copy, bytes read + written)", dbw.gb_per_s, dbw.buffer_bytes >> 20);
+            } else {
+              speed["roofline_note"] = "n/a: no generation runs";
+            }
+          } catch (const Error& err) {
+            speed["roofline_note"] = fmt::format("n/a: the device's memory bandwidth could not be measured: {}", err.what());
+          }
         } else if (gbs > 0 && !r.generation.samples.empty()) {
           speed["roofline_pct"] = 100.0 * static_cast<double>(facts.bytes_per_token) * r.generation.mean / (gbs * 1e9);
           speed["roofline_note"] = fmt::format("weight bytes per token × tg tokens/s ÷ {:.2f} GB/s host read bandwidth", gbs);

@@ -138,8 +138,11 @@ std::vector<Line> lines(const json& r) {
   });
   add("how fast?", "generation % of bandwidth roofline", [&](const json& w) {
     return speed(w, [](const json& s) {
-      return s["roofline_pct"].is_null() ? s["roofline_note"].get<std::string>()
-                                         : fmt::format("{:.1f} %", s["roofline_pct"].get<double>());
+      if (s["roofline_pct"].is_null()) return s["roofline_note"].get<std::string>();
+      // A device's own memory: say which bandwidth it is judged against (the host's is in the header).
+      return s.contains("device_bandwidth_gb_per_s")
+                 ? fmt::format("{:.1f} % of {:.0f} GB/s", s["roofline_pct"].get<double>(), s["device_bandwidth_gb_per_s"].get<double>())
+                 : fmt::format("{:.1f} %", s["roofline_pct"].get<double>());
     });
   });
   // The vendor library's run; older reports have no vendor_share.
