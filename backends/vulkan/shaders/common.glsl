@@ -12,3 +12,14 @@ uint f32_to_bf16(float f) {
   if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 64u;
   return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
 }
+
+// a / b rounded as IEEE division. GLSL's `/` may be off by an ulp or two (it is on NVIDIA's
+// drivers); one correction step on its quotient, with the remainder exact through a fused
+// multiply-add, gives the rounded quotient. `precise` keeps the compiler from re-associating.
+float div_rn(float a, float b) {
+  precise float q = a / b;
+  precise float r = fma(-q, b, a);
+  precise float c = fma(r, 1.0 / b, q);
+  return c;
+}
+

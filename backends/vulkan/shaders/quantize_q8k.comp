@@ -36,10 +36,12 @@ void main() {
     barrier();
   }
   const bool zero = amax[0] == 0.0;  // uniform
-  const float iscale = zero ? 0.0 : -127.0 / x[p.x_off / 4u + blk * BLOCK + where[0]];
+  // Divisions rounded as the CPU's (div_rn): an ulp of iscale moves values across a rounding
+  // step (measured on an NVIDIA GPU, whose plain division is approximate: qwen2-syn KL 3.0e-3).
+  const float iscale = zero ? 0.0 : div_rn(-127.0, x[p.x_off / 4u + blk * BLOCK + where[0]]);
   const float level = zero ? 0.0 : min(127.0, roundEven(iscale * v));
   if (p.levels == 0u) {
-    y[p.y_off / 4u + i] = zero ? 0.0 : (1.0 / iscale) * level;
+    y[p.y_off / 4u + i] = zero ? 0.0 : div_rn(1.0, iscale) * level;
     return;
   }
   q[t] = int(level);
@@ -54,6 +56,6 @@ void main() {
     for (uint l = 0u; l < 16u; ++l) s += q[16u * g + l];
     yi[base + p.blocks * (BLOCK / 4u) + blk * 16u + g] = uint(s);
   } else if (t == BLOCK / 4u + 16u) {
-    y[base + p.blocks * (BLOCK / 4u + 16u) + blk] = zero ? 0.0 : 1.0 / iscale;
+    y[base + p.blocks * (BLOCK / 4u + 16u) + blk] = zero ? 0.0 : div_rn(1.0, iscale);
   }
 }
