@@ -119,6 +119,20 @@ int64_t blocks_for(int64_t n) { return (n + kBlock - 1) / kBlock; }
 
 // ---- matrix products ----------------------------------------------------------------------
 
+// Eight consecutive bytes, byte j in bits 8j..8j+7: four 16-bit loads where p is even (every
+// block layout keeps a part's bytes at even offsets of even-sized blocks), else byte loads.
+__device__ __forceinline__ uint64_t bytes8(const uint8_t* p) {
+  if ((reinterpret_cast<uintptr_t>(p) & 1) == 0) {
+    const auto* h = reinterpret_cast<const uint16_t*>(p);
+    return uint64_t{h[0]} | uint64_t{h[1]} << 16 | uint64_t{h[2]} << 32 | uint64_t{h[3]} << 48;
+  }
+  uint64_t v = 0;
+#pragma unroll
+  for (int j = 0; j < 8; ++j) v |= uint64_t{p[j]} << (8 * j);
+  return v;
+}
+__device__ __forceinline__ int byte_of(uint64_t v, int j) { return static_cast<int>((v >> (8 * j)) & 255); }
+
 // Weights 8s .. 8s + 7 of chunk c of a row (the chunk: elements 32c .. 32c + 31, one Q8_0 /
 // Q4_0 / Q5_0 ... block, one 32-value sub-block of a K-quant super-block, or 32 plain values);
 // `n` of them inside the row (F32, F16 and BF16 rows need not be a multiple of 32). The same
@@ -133,8 +147,9 @@ __device__ __forceinline__ void part_values(const uint8_t* row, int c, int s, in
   } else if constexpr (T == kQ8_0) {
     const uint8_t* b = row + static_cast<int64_t>(c) * 34;
     const float d = f16_at(b);
+    const uint64_t q = bytes8(b + 2 + l0);
 #pragma unroll
-    for (int j = 0; j < 8; ++j) w[j] = d * static_cast<float>(i8_at(b + 2 + l0 + j));
+    for (int j = 0; j < 8; ++j) w[j] = d * static_cast<float>(static_cast<int8_t>(byte_of(q, j)));
   } else if constexpr (T == kQ4_0 || T == kQ4_1 || T == kQ5_0 || T == kQ5_1) {
     constexpr bool five = T == kQ5_0 || T == kQ5_1, has_min = T == kQ4_1 || T == kQ5_1;
     constexpr int size = T == kQ4_0 ? 18 : T == kQ4_1 ? 20 : T == kQ5_0 ? 22 : 24;
@@ -143,10 +158,11 @@ __device__ __forceinline__ void part_values(const uint8_t* row, int c, int s, in
     const uint8_t* b = row + static_cast<int64_t>(c) * size;
     const float d = f16_at(b), mn = has_min ? f16_at(b + 2) : 0.0f;
     uint32_t high = 0;
-    if constexpr (five) high = b[qh] | uint32_t{b[qh + 1]} << 8 | uint32_t{b[qh + 2]} << 16 | uint32_t{b[qh + 3]} << 24;
+    if constexpr (five) high = u16_at(b + qh) | u16_at(b + qh + 2) << 16;
+    const uint64_t qb = bytes8(b + qs + (l0 & 15));  // low nibbles for l0 < 16, else high
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
-      const int l = l0 + j, byte = b[qs + (l & 15)];
+      const int l = l0 + j, byte = byte_of(qb, j);
       int q = l < 16 ? byte & 15 : byte >> 4;
       if constexpr (five) q |= ((high >> l) & 1) << 4;
       w[j] = has_min ? d * static_cast<float>(q) + mn : d * (static_cast<float>(q) - bias);
@@ -158,12 +174,13 @@ __device__ __forceinline__ void part_values(const uint8_t* row, int c, int s, in
     int sc, m;
     k4_scale_min(b + 4, sub, sc, m);
     const float ds = f16_at(b) * static_cast<float>(sc), dm = f16_at(b + 2) * static_cast<float>(m);
-    const uint8_t* q = b + qs + 32 * (sub / 2);
+    const uint64_t qb = bytes8(b + qs + 32 * (sub / 2) + l0);
+    uint64_t hb = 0;
+    if constexpr (T == kQ5_K) hb = bytes8(b + 16 + l0);
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
-      const int l = l0 + j;
-      int v = sub % 2 ? q[l] >> 4 : q[l] & 15;
-      if constexpr (T == kQ5_K) v |= ((b[16 + l] >> sub) & 1) << 4;
+      int v = sub % 2 ? byte_of(qb, j) >> 4 : byte_of(qb, j) & 15;
+      if constexpr (T == kQ5_K) v |= ((byte_of(hb, j) >> sub) & 1) << 4;
       w[j] = ds * static_cast<float>(v) - dm;
     }
   } else {
@@ -172,15 +189,32 @@ __device__ __forceinline__ void part_values(const uint8_t* row, int c, int s, in
     const uint8_t* b = row + static_cast<int64_t>(c / 8) * 210;
     // Each half of the chunk (16 values) has its own scale; a part lies in one half.
     const float sc = f16_at(b + 208) * static_cast<float>(i8_at(b + 192 + 2 * sub + l0 / 16));
+    const uint64_t lb = bytes8(b + h * 64 + l0 + (qd & 1) * 32), hb = bytes8(b + 128 + h * 32 + l0);
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
-      const int l = l0 + j;
-      int ql = b[h * 64 + l + (qd & 1) * 32];
-      ql = qd < 2 ? ql & 15 : ql >> 4;
-      const int v = ql | ((b[128 + h * 32 + l] >> (2 * qd)) & 3) << 4;
+      const int ql = qd < 2 ? byte_of(lb, j) & 15 : byte_of(lb, j) >> 4;
+      const int v = ql | ((byte_of(hb, j) >> (2 * qd)) & 3) << 4;
       w[j] = sc * (static_cast<float>(v) - 32.0f);
     }
   }
+}
+
+// Eight activations at x (16-byte loads where x is 16-byte aligned and all 8 are in the row).
+struct alignas(16) Float4 {
+  float v[4];
+};
+__device__ __forceinline__ void load_x8(const float* x, int n, float out[8]) {
+  if (n == 8 && (reinterpret_cast<uintptr_t>(x) & 15) == 0) {
+    const Float4 a = reinterpret_cast<const Float4*>(x)[0], b = reinterpret_cast<const Float4*>(x)[1];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      out[j] = a.v[j];
+      out[j + 4] = b.v[j];
+    }
+    return;
+  }
+#pragma unroll
+  for (int j = 0; j < 8; ++j) out[j] = j < n ? x[j] : 0.0f;
 }
 
 // Decode: kRowWarps warps per weight row, each thread taking 8-value parts of the row in
@@ -213,10 +247,11 @@ k_mul_mat_vec(const float* x, const uint8_t* w, float* y, int rows, int k, int m
 #pragma unroll
       for (int i = 0; i < kVecRows; ++i) {
         if (i < nr) {
-          const float* xc = x0 + static_cast<int64_t>(i) * k + e0;
+          float xv[8];
+          load_x8(x0 + static_cast<int64_t>(i) * k + e0, n, xv);
           float s = 0.0f;
 #pragma unroll
-          for (int e = 0; e < 8; ++e) s += e < n ? wv[e] * xc[e] : 0.0f;
+          for (int e = 0; e < 8; ++e) s += wv[e] * xv[e];
           acc[i] += s;
         }
       }
@@ -224,8 +259,10 @@ k_mul_mat_vec(const float* x, const uint8_t* w, float* y, int rows, int k, int m
   }
 #pragma unroll
   for (int i = 0; i < kVecRows; ++i) {
-    const float v = warp_sum(acc[i]);
-    if (lane == 0) part_sums[wid][i] = v;
+    if (i < nr) {  // the same for the whole block
+      const float v = warp_sum(acc[i]);
+      if (lane == 0) part_sums[wid][i] = v;
+    }
   }
   __syncthreads();
   if (tr < nr && j < m) {  // thread i of the row's first warp writes y for x row i
