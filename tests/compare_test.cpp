@@ -160,7 +160,7 @@ TEST(Compare, CpuReportOnStories260K) {
   EXPECT_EQ(r["model"]["sha256"].get<std::string>().size(), 64u);
   EXPECT_EQ(compare::strict_violations(text), std::vector<std::string>{});
   const std::string table = compare::render(text, compare::Format::Table);
-  for (const char* label : {"runs?", "same answer?", "how fast?", "environment", "KL mean / max",
+  for (const char* label : {"runs?", "same answer?", "how fast?", "environment", "KL mean / max", "KL by position",
                             "generation tokens/s", "energy", "vendor libraries", "vendor share", "op × device"})
     EXPECT_NE(table.find(label), std::string::npos) << label << "\n" << table;
 }
@@ -250,7 +250,18 @@ TEST(Compare, InjectedFaultIsLocatedToItsBlockAndOp) {
   bool located = false;
   for (const auto& s : v) located |= s.find("diverges at blk.2") != std::string::npos;
   EXPECT_TRUE(located);
-  EXPECT_NE(compare::render(text, compare::Format::Table).find("blk.2 / blk.2.ffn_up"), std::string::npos);
+  const std::string table = compare::render(text, compare::Format::Table);
+  EXPECT_NE(table.find("blk.2 / blk.2.ffn_up"), std::string::npos);
+  // The per-position line ends with the worst position of the faulty row.
+  const json& kl = a["kl_per_position"];
+  ASSERT_EQ(kl.size(), a["positions"].get<size_t>());
+  size_t worst = 0;
+  for (size_t p = 1; p < kl.size(); ++p)
+    if (kl[p].get<double>() > kl[worst].get<double>()) worst = p;
+  const size_t line = table.find("KL by position");
+  ASSERT_NE(line, std::string::npos);
+  const std::string text_line = table.substr(line, table.find('\n', line) - line);
+  EXPECT_NE(text_line.find("(" + std::to_string(worst) + ")"), std::string::npos) << text_line;
   faulty().fault = {};
 }
 
@@ -397,8 +408,18 @@ TEST(Compare, SvgIsWellFormedAndHasTheSeries) {
   EXPECT_EQ(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0), 0u);
   for (const char* s : {"class=\"pp\"", "class=\"tg\"", "class=\"roofline\"", "class=\"kl\"",
                         "class=\"top1\"", "id=\"speed\"", "id=\"agreement\"", "faulty:0", "cpu:0 (ref)",
-                        "unavailable"})
+                        "unavailable", "id=\"kl-positions\""})
     EXPECT_NE(svg.find(s), std::string::npos) << s;
+  // KL at each position: one line for the one compared device that ran (the CPU is the
+  // reference, CUDA is unavailable here), a point per teacher-forced position.
+  const json r = json::parse(text);
+  const std::string line = "<polyline class=\"kl-position\"";
+  const size_t at = svg.find(line);
+  ASSERT_NE(at, std::string::npos) << svg;
+  EXPECT_EQ(svg.find(line, at + 1), std::string::npos);
+  const size_t from = svg.find("points=\"", at) + 8, to = svg.find('"', from);
+  const std::string points = svg.substr(from, to - from);
+  EXPECT_EQ(static_cast<int>(std::count(points.begin(), points.end(), ' ')) + 1, r["eval"]["positions"].get<int>());
   const std::string md = compare::render(text, compare::Format::Markdown);
   EXPECT_NE(md.find("| how fast? | generation tokens/s |"), std::string::npos) << md;
   const std::string csv = compare::render(text, compare::Format::Csv);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <set>
 
 namespace isomer::compare {
@@ -93,6 +94,16 @@ std::vector<Line> lines(const json& r) {
   });
   add("same answer?", "KL mean / max", [](const json& w) {
     return fmt::format("{:.2e} / {:.2e}", w["agreement"]["kl_mean"].get<double>(), w["agreement"]["kl_max"].get<double>());
+  });
+  add("same answer?", "KL by position: median / 90th pct / worst (at)", [](const json& w) {
+    if (!w["agreement"].contains("kl_per_position")) return std::string("n/a: not in this report");
+    std::vector<double> kl = w["agreement"]["kl_per_position"].get<std::vector<double>>();
+    if (kl.empty()) return std::string("n/a: no positions");
+    const size_t worst = static_cast<size_t>(std::max_element(kl.begin(), kl.end()) - kl.begin());
+    const double max = kl[worst];
+    std::sort(kl.begin(), kl.end());
+    const auto pct = [&](double q) { return kl[static_cast<size_t>(q * static_cast<double>(kl.size() - 1) + 0.5)]; };
+    return fmt::format("{:.2e} / {:.2e} / {:.2e} ({})", pct(0.5), pct(0.9), max, worst);
   });
   add("same answer?", "top-1 agreement", [](const json& w) {
     const json& a = w["agreement"];
@@ -260,7 +271,8 @@ std::string svg(const json& r) {
   const size_t n = cols.size();
   const int left = 220, bar_h = 14, group_h = 3 * bar_h + 12, panel_w = 360;
   const int panel_h = static_cast<int>(n) * group_h + 40;
-  const int width = left + 2 * panel_w + 60, height = 80 + 2 * panel_h + 40;
+  const int curve_h = 160;  // panel 3: KL at each position
+  const int width = left + 2 * panel_w + 60, height = 80 + 2 * panel_h + 40 + curve_h + 60;
   double max_tps = 0, max_roof = 0;
   for (const auto& row : r["rows"])
     if (!row["speed"].is_null()) {
@@ -344,6 +356,39 @@ std::string svg(const json& r) {
                        xml(a["first_divergent_op"].is_null() ? a["first_divergent_layer"]["name"].get<std::string>()
                                                              : a["first_divergent_op"]["name"].get<std::string>()));
   }
+  s += "</g>\n";
+  // Panel 3: KL at each teacher-forced position, one line per compared device (log scale), so
+  // that a divergence that grows along the text shows apart from one bad position.
+  y0 += panel_h + 20;
+  const int plot_w = 2 * panel_w - 50, top = y0 + 10;
+  s += fmt::format("<g id=\"kl-positions\"><text x=\"{}\" y=\"{}\" font-weight=\"bold\">KL from the reference at each position "
+                   "(log scale, 1e-12 to 1e2; threshold dashed)</text>\n", left, y0);
+  auto kl_y = [&](double kl) {
+    const double l = std::clamp(std::log10(std::max(kl, 1e-12)), -12.0, 2.0);
+    return top + curve_h * (2.0 - l) / 14.0;
+  };
+  s += fmt::format("<line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#e15759\" stroke-dasharray=\"4 3\"/>\n",
+                   left, left + plot_w, kl_y(kl_thr), kl_y(kl_thr));
+  constexpr const char* kColours[] = {"#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948", "#76b7b2"};
+  int legend = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const json& row = r["rows"][i];
+    if (row["agreement"].is_null() || row["reference"].get<bool>()) continue;
+    const json& kl = row["agreement"]["kl_per_position"];
+    if (kl.empty()) continue;
+    const char* colour = kColours[legend % std::size(kColours)];
+    std::string points;
+    for (size_t p = 0; p < kl.size(); ++p)
+      points += fmt::format("{}{:.1f},{:.1f}", p ? " " : "",
+                            left + (kl.size() > 1 ? plot_w * static_cast<double>(p) / static_cast<double>(kl.size() - 1) : 0.0),
+                            kl_y(kl[p].get<double>()));
+    s += fmt::format("<polyline class=\"kl-position\" fill=\"none\" stroke=\"{}\" points=\"{}\"><title>{}</title></polyline>\n",
+                     colour, points, xml(cols[i]));
+    s += fmt::format("<text x=\"10\" y=\"{}\" fill=\"{}\">{}</text>\n", top + 14 + 16 * legend, colour, xml(cols[i]));
+    ++legend;
+  }
+  s += fmt::format("<text x=\"{}\" y=\"{}\" fill=\"#888\">position 0 to {}</text>\n", left, top + curve_h + 16,
+                   r["eval"]["positions"].get<int>() - 1);
   s += "</g>\n</svg>\n";
   return s;
 }
