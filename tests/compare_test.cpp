@@ -375,6 +375,16 @@ TEST(Compare, MergeOfTwoRecordedReports) {
   const std::string table = compare::render(merged, compare::Format::Table);
   EXPECT_NE(table.find("@other-machine"), std::string::npos) << table;
   EXPECT_THROW(compare::merge({a.dump(), "{\"schema\": \"other\"}"}), Error);
+  // The same device on the same host twice: one row, the later one, and a note.
+  json again = a;
+  again["rows"][0]["agreement"]["kl_mean"] = 1e-9;  // tells the two apart
+  const json twice = json::parse(compare::merge({a.dump(), again.dump(), b.dump()}));
+  expect_valid(twice.dump());
+  ASSERT_EQ(twice["rows"].size(), 2u);
+  EXPECT_EQ(twice["rows"][0]["agreement"]["kl_mean"], 1e-9);
+  ASSERT_TRUE(twice.contains("notes"));
+  ASSERT_EQ(twice["notes"].size(), 1u);
+  EXPECT_NE(twice["notes"][0].get<std::string>().find("report 2 measured cpu:0 on"), std::string::npos) << twice["notes"];
 }
 
 // Tags balance and attributes are quoted: enough of XML well-formedness for a hand-written SVG.

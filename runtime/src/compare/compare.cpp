@@ -638,7 +638,20 @@ std::string merge_reports(const std::vector<std::string>& reports) {
       for (const auto& o : out["hosts"]) seen = seen || o == h;
       if (!seen) out["hosts"].push_back(h);
     }
-    for (const auto& row : r["rows"]) out["rows"].push_back(row);
+    // One row per device and host: a device measured again (the same report twice, or a re-run)
+    // keeps its latest row, and a note says so.
+    for (const auto& row : r["rows"]) {
+      const auto same = [&](const json& w) { return w["host"] == row["host"] && w["device"] == row["device"]; };
+      json& rows = out["rows"];
+      const auto it = std::find_if(rows.begin(), rows.end(), same);
+      if (it == rows.end()) {
+        rows.push_back(row);
+        continue;
+      }
+      *it = row;
+      notes.push_back(fmt::format("report {} measured {} on {} again: its row replaces the earlier one", i + 1,
+                                  row["device"].get<std::string>(), row["host"].get<std::string>()));
+    }
   }
   if (!notes.empty()) out["notes"] = notes;
   return out.dump(2);
