@@ -122,6 +122,40 @@ TEST_P(VecDot, Avx2AndPortableKernelsAgree) {
 #endif
 }
 
+// Products of many weight rows with many activation rows run in tiles (decode: several weight
+// rows at once); each result must be the lone dot product's to the bit, at every tile edge
+// (11 weight rows and 5 activation rows are no multiples of a tile), in both instruction sets.
+TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
+  const DType type = GetParam(), act = cpu::activation_type(type);
+  std::vector<const cpu::IsaKernels*> isas = {&cpu::portable::kKernels};
+#if defined(__x86_64__)
+  if (cpu::detected_isa() == cpu::Isa::Avx2) isas.push_back(&cpu::avx2::kKernels);
+#endif
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t n = 512 + (traits(type).block_elems == 1 ? 5 : 0), rows = 11, cols = 5, out_stride = 13;
+  const size_t w_stride = row_bytes(type, n), x_stride = row_bytes(act, n);
+  std::vector<float> wf(static_cast<size_t>(n * rows));
+  for (float& v : wf) v = normal(rng) * 0.1f;
+  std::vector<uint8_t> w(w_stride * rows), x(x_stride * cols);
+  for (int64_t r = 0; r < rows; ++r) quantize_row(type, wf.data() + r * n, w.data() + r * w_stride, n);
+  for (const cpu::IsaKernels* isa : isas) {
+    for (int64_t c = 0; c < cols; ++c) {
+      const std::vector<float> xf = activations(n, rng);
+      isa->quantize_activation(act, xf.data(), x.data() + c * x_stride, n);
+    }
+    std::vector<float> out(static_cast<size_t>(cols * out_stride), NAN);
+    isa->dot_rows_fn(type)(w.data(), w_stride, rows, x.data(), x_stride, cols, n, out.data(), out_stride);
+    for (int64_t c = 0; c < cols; ++c)
+      for (int64_t r = 0; r < rows; ++r)
+        EXPECT_EQ(out[c * out_stride + r], isa->vec_dot_fn(type)(w.data() + r * w_stride, x.data() + c * x_stride, n))
+            << dtype_name(type) << " weight row " << r << ", activation row " << c
+            << (isa == &cpu::portable::kKernels ? ", portable" : ", avx2");
+    for (int64_t c = 0; c < cols; ++c)  // nothing written between a row's results
+      for (int64_t r = rows; r < out_stride; ++r) EXPECT_TRUE(std::isnan(out[c * out_stride + r]));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(WeightTypes, VecDot, testing::ValuesIn(kWeightTypes),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 

@@ -11,9 +11,10 @@
 namespace isomer::cpu {
 namespace {
 
-// Weight rows handled together: each is read from memory once and stays in L1/L2 while every
-// activation row meets it (prefill); decode, with one activation row, streams the weights.
-constexpr int64_t kRowBlock = 16;
+// Weight rows handled together: each is read from memory once and stays in L1/L2 while the
+// activation rows meet it, kActBlock at a time (a chunk that stays in L2); decode, with one
+// activation row, streams the weights.
+constexpr int64_t kRowBlock = 16, kActBlock = 64;
 
 }  // namespace
 
@@ -22,7 +23,7 @@ void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& 
   const int64_t rows = x.desc.rows(), k = x.desc.cols(), m = w.desc.shape[0];
   const DType type = w.desc.type, act = activation_type(type);
   const size_t w_stride = row_bytes(type, k), a_stride = row_bytes(act, k);
-  const VecDotFn dot = vec_dot_fn(type);
+  const DotRowsFn dot = dot_rows_fn(type);
   const auto* wp = w.as<const uint8_t>();
   const float* xp = x.as<const float>();
   float* yp = out.as<float>();
@@ -36,11 +37,10 @@ void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& 
     ap = scratch.data();
   }
   pool.parallel_for((m + kRowBlock - 1) / kRowBlock, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t j0 = begin * kRowBlock; j0 < std::min(m, end * kRowBlock); j0 += kRowBlock) {
-      const int64_t j1 = std::min(m, j0 + kRowBlock);
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t j = j0; j < j1; ++j) yp[r * m + j] = dot(wp + j * w_stride, ap + r * a_stride, k);
-    }
+    for (int64_t j0 = begin * kRowBlock; j0 < std::min(m, end * kRowBlock); j0 += kRowBlock)
+      for (int64_t r0 = 0; r0 < rows; r0 += kActBlock)
+        dot(wp + j0 * w_stride, w_stride, std::min(kRowBlock, m - j0), ap + r0 * a_stride, a_stride,
+            std::min(kActBlock, rows - r0), k, yp + r0 * m + j0, m);
   });
 }
 

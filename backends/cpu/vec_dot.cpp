@@ -90,6 +90,11 @@ VecDotFn vec_dot_fn(DType weight) {
   return kernels().vec_dot_fn(weight);
 }
 
+DotRowsFn dot_rows_fn(DType weight) {
+  activation_type(weight);  // validates the type
+  return kernels().dot_rows_fn(weight);
+}
+
 float vec_dot(DType weight, const void* w_row, const void* x_act, int64_t n) {
   row_bytes(weight, n);
   return vec_dot_fn(weight)(w_row, x_act, n);

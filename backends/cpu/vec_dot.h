@@ -50,6 +50,14 @@ using VecDotFn = float (*)(const void* w_row, const void* x_act, int64_t n);
 VecDotFn vec_dot_fn(DType weight);
 float vec_dot(DType weight, const void* w_row, const void* x_act, int64_t n);
 
+// The dot products of `rows` weight rows (w_stride bytes apart) with `cols` converted
+// activation rows (x_stride apart), out[c * out_stride + r], each to the bit what vec_dot
+// gives: the block types compute them in tiles that share loads and unpacking (prefill, and
+// several weight rows at once in decode).
+using DotRowsFn = void (*)(const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride,
+                           int64_t cols, int64_t n, float* out, int64_t out_stride);
+DotRowsFn dot_rows_fn(DType weight);
+
 // F16 accumulation as GGML's ggml_vec_mad_f16 / ggml_vec_scale_f16 (flash attention's value
 // sums): y = f16(x * v + y) with one rounding of the fused multiply-add, and y = f16(y * v).
 void mad_f16(uint16_t* y, const uint16_t* x, float v, int64_t n);

@@ -17,6 +17,7 @@ enum class Isa { Portable, Avx2 };
 struct IsaKernels {
   void (*quantize_activation)(DType act, const float* x, void* dst, int64_t n);
   VecDotFn (*vec_dot_fn)(DType weight);
+  DotRowsFn (*dot_rows_fn)(DType weight);
   void (*mad_f16)(uint16_t* y, const uint16_t* x, float v, int64_t n);
   void (*scale_f16)(uint16_t* y, float v, int64_t n);
 };
