@@ -144,15 +144,17 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
       const std::vector<float> xf = activations(n, rng);
       isa->quantize_activation(act, xf.data(), x.data() + c * x_stride, n);
     }
-    std::vector<float> out(static_cast<size_t>(cols * out_stride), NAN);
-    isa->dot_rows_fn(type)(w.data(), w_stride, rows, x.data(), x_stride, cols, n, out.data(), out_stride);
-    for (int64_t c = 0; c < cols; ++c)
-      for (int64_t r = 0; r < rows; ++r)
-        EXPECT_EQ(out[c * out_stride + r], isa->vec_dot_fn(type)(w.data() + r * w_stride, x.data() + c * x_stride, n))
-            << dtype_name(type) << " weight row " << r << ", activation row " << c
-            << (isa == &cpu::portable::kKernels ? ", portable" : ", avx2");
-    for (int64_t c = 0; c < cols; ++c)  // nothing written between a row's results
-      for (int64_t r = rows; r < out_stride; ++r) EXPECT_TRUE(std::isnan(out[c * out_stride + r]));
+    for (int64_t n_cols : {cols, int64_t{1}}) {  // prefill tiles, decode tiles
+      std::vector<float> out(static_cast<size_t>(n_cols * out_stride), NAN);
+      isa->dot_rows_fn(type)(w.data(), w_stride, rows, x.data(), x_stride, n_cols, n, out.data(), out_stride);
+      for (int64_t c = 0; c < n_cols; ++c)
+        for (int64_t r = 0; r < rows; ++r)
+          EXPECT_EQ(out[c * out_stride + r], isa->vec_dot_fn(type)(w.data() + r * w_stride, x.data() + c * x_stride, n))
+              << dtype_name(type) << " weight row " << r << ", activation row " << c << " of " << n_cols
+              << (isa == &cpu::portable::kKernels ? ", portable" : ", avx2");
+      for (int64_t c = 0; c < n_cols; ++c)  // nothing written between a row's results
+        for (int64_t r = rows; r < out_stride; ++r) EXPECT_TRUE(std::isnan(out[c * out_stride + r]));
+    }
   }
 }
 
