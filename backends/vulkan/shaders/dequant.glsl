@@ -22,6 +22,19 @@ uint wword(uint a) {
   const uint i = a >> 2, s = (a & 3u) * 8u, lo = wload(i) >> s;
   return s == 0u ? lo : lo | (wload(i + 1u) << (32u - s));
 }
+// N consecutive 32-bit words from byte address a (2-byte aligned): one fetch per word, and one
+// more where a is not 4-byte aligned, where N calls of wword fetch two per word.
+#define WWORDS(N)                                                                   \
+  void wwords##N(uint a, out uint w[N]) {                                           \
+    const uint i = a >> 2, s = (a & 3u) * 8u;                                       \
+    for (uint n = 0u; n < N; ++n) w[n] = wload(i + n);                              \
+    if (s != 0u) {                                                                  \
+      for (uint n = 0u; n + 1u < N; ++n) w[n] = (w[n] >> s) | (w[n + 1u] << (32u - s)); \
+      w[N - 1u] = (w[N - 1u] >> s) | (wload(i + N) << (32u - s));                  \
+    }                                                                               \
+  }
+WWORDS(4)
+WWORDS(8)
 uvec4 bytes4(uint w) { return (uvec4(w) >> uvec4(0u, 8u, 16u, 24u)) & 255u; }
 uvec4 nibbles4(uint w, uint shift) { return (uvec4(w) >> (uvec4(0u, 8u, 16u, 24u) + shift)) & 15u; }
 

@@ -114,9 +114,10 @@ void item(uint row, uint it) {
   flush(1.0, 0.0);
 #elif defined(TYPE_Q8_0)
   const uint b = row + it * 34u;
+  uint ws[8];
+  wwords8(b + 2u, ws);
   for (uint i = 0u; i < 8u; ++i) {
-    const int w = int(wword(b + 2u + 4u * i));
-    quad(vec4(ivec4(w) << ivec4(24, 16, 8, 0) >> 24), i);
+    quad(vec4(ivec4(ws[i]) << ivec4(24, 16, 8, 0) >> 24), i);
   }
   flush(wf16(b), 0.0);
 #elif defined(TYPE_Q4_0) || defined(TYPE_Q4_1)
@@ -127,8 +128,10 @@ void item(uint row, uint it) {
   const uint b = row + it * 20u, qs = b + 4u;
   const float off = 0.0;
 #endif
+  uint ws[4];
+  wwords4(qs, ws);
   for (uint i = 0u; i < 4u; ++i) {
-    const uint w = wword(qs + 4u * i);
+    const uint w = ws[i];
     quad(vec4(nibbles4(w, 0u)) - off, i);
     quad(vec4(nibbles4(w, 4u)) - off, 4u + i);
   }
@@ -145,8 +148,10 @@ void item(uint row, uint it) {
   const uint b = row + it * 24u, qh = wword(b + 4u), qs = b + 8u;
   const float off = 0.0;
 #endif
+  uint ws[4];
+  wwords4(qs, ws);
   for (uint i = 0u; i < 4u; ++i) {
-    const uint w = wword(qs + 4u * i);
+    const uint w = ws[i];
     const uvec4 h_lo = ((uvec4(qh) >> (uvec4(0u, 1u, 2u, 3u) + 4u * i)) & 1u) << 4;
     const uvec4 h_hi = ((uvec4(qh) >> (uvec4(16u, 17u, 18u, 19u) + 4u * i)) & 1u) << 4;
     quad(vec4(nibbles4(w, 0u) | h_lo) - off, i);
@@ -165,10 +170,16 @@ void item(uint row, uint it) {
 #else
   const uint b = row + (it / 8u) * 176u, qs = b + 48u + 32u * (j / 2u);
 #endif
-  for (uint i = 0u; i < 8u; ++i) {
-    uvec4 q = nibbles4(wword(qs + 4u * i), 4u * (j & 1u));
+  uint ws[8];
+  wwords8(qs, ws);
 #if defined(TYPE_Q5_K)
-    q |= ((bytes4(wword(b + 16u + 4u * i)) >> j) & 1u) << 4;
+  uint hs[8];
+  wwords8(b + 16u, hs);
+#endif
+  for (uint i = 0u; i < 8u; ++i) {
+    uvec4 q = nibbles4(ws[i], 4u * (j & 1u));
+#if defined(TYPE_Q5_K)
+    q |= ((bytes4(hs[i]) >> j) & 1u) << 4;
 #endif
     quad(vec4(q), i);
   }
@@ -179,9 +190,11 @@ void item(uint row, uint it) {
   const uint j = it % 8u, b = row + (it / 8u) * 210u, h = j / 4u, qd = j % 4u;
   const uint ql = b + h * 64u + (qd & 1u) * 32u, qh = b + 128u + h * 32u;
   const float d = wf16(b + 208u);
+  uint lw[8], hw[8];
+  wwords8(ql, lw);
+  wwords8(qh, hw);
   for (uint i = 0u; i < 8u; ++i) {
-    const uvec4 q = nibbles4(wword(ql + 4u * i), qd < 2u ? 0u : 4u) |
-                    ((bytes4(wword(qh + 4u * i)) >> (2u * qd)) & 3u) << 4;
+    const uvec4 q = nibbles4(lw[i], qd < 2u ? 0u : 4u) | ((bytes4(hw[i]) >> (2u * qd)) & 3u) << 4;
     quad(vec4(q) - 32.0, i);
     if (i == 3u) flush(d * float(wi8(b + 192u + 2u * j)), 0.0);
   }
