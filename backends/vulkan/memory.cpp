@@ -8,7 +8,7 @@ namespace isomer::vulkan {
 
 DeviceBuffer::DeviceBuffer(Context& ctx, size_t bytes, Kind kind) : ctx_(ctx), size_(bytes) {
   const auto& api = ctx.api;
-  // Vulkan buffers cannot be empty; whole 32-bit words, because shaders read words.
+  // Vulkan buffers cannot be empty; whole 16-byte texels, because shaders read those.
   auto info = make<VkBufferCreateInfo>(VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO);
   info.size = capacity();
   info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |

@@ -1,6 +1,6 @@
 // Compute pipelines, built on first use from the embedded SPIR-V and cached per variant
 // ("<shader>" or "<shader>_<TYPE>") and specialisation (the values of constant_id 0, 1, ...).
-// Every shader shares one layout: kBindings storage buffers, two uniform texel buffers and
+// Every shader shares one layout: kBindings storage buffers, three uniform texel buffers and
 // kPushBytes of push constants.
 #pragma once
 
@@ -15,7 +15,8 @@ namespace isomer::vulkan {
 inline constexpr uint32_t kBindings = 5;       // storage buffers: bindings 0 .. 4
 inline constexpr uint32_t kWordTexels = 5;     // a uniform texel buffer of 32-bit words (R32_UINT)
 inline constexpr uint32_t kVec4Texels = 6;     // one of float vec4s (R32G32B32A32_SFLOAT)
-inline constexpr uint32_t kAllBindings = 7;
+inline constexpr uint32_t kQuadTexels = 7;     // kWordTexels' buffer again, as uvec4s (R32G32B32A32_UINT)
+inline constexpr uint32_t kAllBindings = 8;
 inline constexpr uint32_t kPushBytes = 64;
 
 inline VkDescriptorType descriptor_type(uint32_t binding) {

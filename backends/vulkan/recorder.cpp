@@ -80,9 +80,10 @@ void Recorder::dispatch(const std::string& variant, std::initializer_list<Operan
       // A view of the whole buffer where one can address it, so that a buffer needs one view
       // (they are kept with it) whatever its operands; else from a 16-byte aligned base, which
       // keeps a vec4 texel's elements where the shader expects them.
-      const VkDeviceSize texel = binding == kVec4Texels ? 16 : 4;
+      const VkDeviceSize texel = binding == kWordTexels ? 4 : 16;
       const VkDeviceSize align = std::max<VkDeviceSize>(16, limits.minTexelBufferOffsetAlignment);
-      const bool whole = buffer.capacity() / texel <= limits.maxTexelBufferElements;
+      // (Decided in words for every format, so that a buffer's views of each start alike.)
+      const bool whole = buffer.capacity() / 4 <= limits.maxTexelBufferElements;
       base = whole ? 0 : offset / align * align;
       const VkDeviceSize range = whole ? buffer.capacity() / texel * texel
                                        : std::min<VkDeviceSize>((buffer.capacity() - base) / texel * texel,
@@ -90,18 +91,28 @@ void Recorder::dispatch(const std::string& variant, std::initializer_list<Operan
       if (range / texel > limits.maxTexelBufferElements)
         fail("an operand of {} bytes exceeds the device's texel buffer range ({} texels of {} bytes)",
              bytes, limits.maxTexelBufferElements, texel);
-      views[n] = buffer.texel_view(base, range, binding == kVec4Texels ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_UINT);
+      views[n] = buffer.texel_view(base, range, binding == kWordTexels   ? VK_FORMAT_R32_UINT
+                                                : binding == kVec4Texels ? VK_FORMAT_R32G32B32A32_SFLOAT
+                                                                         : VK_FORMAT_R32G32B32A32_UINT);
       writes[n].pTexelBufferView = &views[n];
     }
     ++n;
     return static_cast<uint32_t>(offset - base);
   };
   size_t i = 0;
-  for (const Operand& o : operands) words[i++] = bind(o.binding, *o.buffer, o.offset, o.bytes);
+  for (const Operand& o : operands) {
+    words[i++] = bind(o.binding, *o.buffer, o.offset, o.bytes);
+    // Words also as 16-byte texels: one such fetch is a few vector loads on a CPU device, where
+    // a word fetch is a gather per word (dequant.glsl). Both views start at the same base.
+    if (o.binding == kWordTexels && bind(kQuadTexels, *o.buffer, o.offset, o.bytes) != words[i - 1])
+      fail("the 16-byte view of an operand does not start where its word view does");
+  }
   // Bindings a shader declares but this op leaves unused still need a valid buffer: one small
   // buffer per run serves them all.
   for (uint32_t b = 0; b < kAllBindings; ++b) {
-    if (std::any_of(operands.begin(), operands.end(), [&](const Operand& o) { return o.binding == b; }))
+    if (std::any_of(operands.begin(), operands.end(), [&](const Operand& o) {
+          return o.binding == b || (b == kQuadTexels && o.binding == kWordTexels);
+        }))
       continue;
     if (!filler_) filler_ = &scratch(16);
     bind(b, *filler_, 0, 16);

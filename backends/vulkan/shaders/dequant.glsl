@@ -8,7 +8,9 @@
 // against 128 MiB of storage buffer).
 #if defined(TEXEL)
 layout(binding = 5) uniform usamplerBuffer Wtex;
+layout(binding = 7) uniform usamplerBuffer Wtex4;  // the same words as 16-byte texels
 uint wload(uint i) { return texelFetch(Wtex, int(i)).x; }
+uvec4 wload4(uint i) { return texelFetch(Wtex4, int(i)); }
 #else
 layout(std430, binding = W_BINDING) readonly buffer Wt { uint W[]; };
 uint wload(uint i) { return W[i]; }
@@ -22,17 +24,40 @@ uint wword(uint a) {
   const uint i = a >> 2, s = (a & 3u) * 8u, lo = wload(i) >> s;
   return s == 0u ? lo : lo | (wload(i + 1u) << (32u - s));
 }
-// N consecutive 32-bit words from byte address a (2-byte aligned): one fetch per word, and one
-// more where a is not 4-byte aligned, where N calls of wword fetch two per word.
-#define WWORDS(N)                                                                   \
-  void wwords##N(uint a, out uint w[N]) {                                           \
-    const uint i = a >> 2, s = (a & 3u) * 8u;                                       \
-    for (uint n = 0u; n < N; ++n) w[n] = wload(i + n);                              \
-    if (s != 0u) {                                                                  \
-      for (uint n = 0u; n + 1u < N; ++n) w[n] = (w[n] >> s) | (w[n + 1u] << (32u - s)); \
-      w[N - 1u] = (w[N - 1u] >> s) | (wload(i + N) << (32u - s));                  \
-    }                                                                               \
+// wwordsN(a, w): N consecutive 32-bit words from byte address a (2-byte aligned, N 4 or 8),
+// where N calls of wword would fetch two words for each unaligned one.
+#extension GL_EXT_control_flow_attributes : require
+#if defined(TEXEL)
+// From N / 4 + 1 16-byte texels (the last one only where a is not 16-byte aligned): a CPU device
+// fetches one with a few vector loads where a word fetch is a gather (lavapipe: ~30 cycles each).
+#define WWORDS(N)                                                                          \
+  void wwords##N(uint a, out uint w[N]) {                                                  \
+    const uint t = a >> 4, o = (a >> 2) & 3u, s = (a & 3u) * 8u;                           \
+    uint v[N + 4];                                                                         \
+    [[unroll]] for (uint n = 0u; n < N / 4u; ++n) {                                        \
+      const uvec4 q = wload4(t + n);                                                       \
+      v[4u * n] = q.x; v[4u * n + 1u] = q.y; v[4u * n + 2u] = q.z; v[4u * n + 3u] = q.w;  \
+    }                                                                                      \
+    uvec4 q = uvec4(0u);                                                                   \
+    if (o != 0u || s != 0u) q = wload4(t + N / 4u);                                        \
+    v[N] = q.x; v[N + 1u] = q.y; v[N + 2u] = q.z; v[N + 3u] = q.w;                          \
+    uint u[N + 1];  /* words o .. o + N; selected, not indexed by o: no private-memory array */ \
+    [[unroll]] for (uint n = 0u; n <= N; ++n)                                              \
+      u[n] = o == 0u ? v[n] : o == 1u ? v[n + 1u] : o == 2u ? v[n + 2u] : v[n + 3u];                \
+    [[unroll]] for (uint n = 0u; n < N; ++n) w[n] = s == 0u ? u[n] : (u[n] >> s) | (u[n + 1u] << (32u - s)); \
   }
+#else
+// One fetch per word, and one more where a is not 4-byte aligned.
+#define WWORDS(N)                                                                          \
+  void wwords##N(uint a, out uint w[N]) {                                                  \
+    const uint i = a >> 2, s = (a & 3u) * 8u;                                              \
+    [[unroll]] for (uint n = 0u; n < N; ++n) w[n] = wload(i + n);                          \
+    if (s != 0u) {                                                                         \
+      [[unroll]] for (uint n = 0u; n < N - 1u; ++n) w[n] = (w[n] >> s) | (w[n + 1u] << (32u - s)); \
+      w[N - 1u] = (w[N - 1u] >> s) | (wload(i + N) << (32u - s));                         \
+    }                                                                                      \
+  }
+#endif
 WWORDS(4)
 WWORDS(8)
 uvec4 bytes4(uint w) { return (uvec4(w) >> uvec4(0u, 8u, 16u, 24u)) & 255u; }
