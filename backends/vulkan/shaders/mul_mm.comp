@@ -63,19 +63,26 @@ shared float wd[BM];
 shared int xbs[BN][16];   // the activation rows' sums of 16 levels
 shared float xd[BN];
 
-// The levels of elements 4w .. 4w + 3 of the super-block at byte b, as unsigned bytes (Q6_K's
-// offset of 32 is applied to the sums, as an integer, through the activation block sums).
-uint klevels(uint b, uint w) {
+// The levels of elements 4w .. 4w + 15 of the super-block at byte b (w a multiple of 4), four to
+// a word as unsigned bytes (Q6_K's offset of 32 is applied to the sums, as an integer, through
+// the activation block sums).
+uvec4 klevels(uint b, uint w) {
   const uint l = 4u * (w % 8u), g = w / 8u;  // g: the 32-element group
+  uint lo[4], hi[4];
 #if defined(TYPE_Q6_K)
   const uint h = g / 4u, qd = g % 4u;
-  return ((wword(b + 64u * h + 32u * (qd & 1u) + l) >> (qd < 2u ? 0u : 4u)) & 0x0f0f0f0fu) |
-         ((wword(b + 128u + 32u * h + l) >> (2u * qd)) & 0x03030303u) << 4;
+  wwords4(b + 64u * h + 32u * (qd & 1u) + l, lo);
+  wwords4(b + 128u + 32u * h + l, hi);
+  const uvec4 q = (uvec4(lo[0], lo[1], lo[2], lo[3]) >> (qd < 2u ? 0u : 4u)) & 0x0f0f0f0fu;
+  return q | ((uvec4(hi[0], hi[1], hi[2], hi[3]) >> (2u * qd)) & 0x03030303u) << 4;
 #elif defined(TYPE_Q4_K)
-  return (wword(b + 16u + 32u * (g / 2u) + l) >> (4u * (g & 1u))) & 0x0f0f0f0fu;
+  wwords4(b + 16u + 32u * (g / 2u) + l, lo);
+  return (uvec4(lo[0], lo[1], lo[2], lo[3]) >> (4u * (g & 1u))) & 0x0f0f0f0fu;
 #else
-  return ((wword(b + 48u + 32u * (g / 2u) + l) >> (4u * (g & 1u))) & 0x0f0f0f0fu) |
-         ((wword(b + 16u + l) >> g) & 0x01010101u) << 4;
+  wwords4(b + 48u + 32u * (g / 2u) + l, lo);
+  wwords4(b + 16u + l, hi);
+  return ((uvec4(lo[0], lo[1], lo[2], lo[3]) >> (4u * (g & 1u))) & 0x0f0f0f0fu) |
+         ((uvec4(hi[0], hi[1], hi[2], hi[3]) >> g) & 0x01010101u) << 4;
 #endif
 }
 
@@ -93,7 +100,7 @@ void product(uint j0, uint r0) {
       for (uint i = t; i < BM * 8u; i += 64u) {
         const uint r = i / 8u, w = hh * 32u + (i % 8u) * 4u;
         const uint b = p.w_off + min(j0 + r, p.m - 1u) * p.w_stride + kb * BLOCK_BYTES;
-        wl[r][i % 8u] = uvec4(klevels(b, w), klevels(b, w + 1u), klevels(b, w + 2u), klevels(b, w + 3u));
+        wl[r][i % 8u] = klevels(b, w);
       }
       for (uint i = t; i < BN * 8u; i += 64u) {
         const uint row = min(r0 + i / 8u, p.rows - 1u);
@@ -110,9 +117,11 @@ void product(uint j0, uint r0) {
         const uint r = t - (64u - BM);
         const uint b = p.w_off + min(j0 + r, p.m - 1u) * p.w_stride + kb * BLOCK_BYTES;
 #if defined(K4)
-        wd[r] = wf16(b);
-        wdm[r] = wf16(b + 2u);
-        const uint u0 = wword(b + 4u), u1 = wword(b + 8u), u2 = wword(b + 12u);  // see scales_k4
+        uint hdr[4];  // d, dmin; the scales (see scales_k4)
+        wwords4(b, hdr);
+        wd[r] = unpackHalf2x16(hdr[0]).x;
+        wdm[r] = unpackHalf2x16(hdr[0]).y;
+        const uint u0 = hdr[1], u1 = hdr[2], u2 = hdr[3];
         const uvec4 s0 = bytes4(u0 & 0x3f3f3f3fu), m0 = bytes4(u1 & 0x3f3f3f3fu);
         const uvec4 s1 = bytes4((u2 & 0x0f0f0f0fu) | ((u0 >> 6) & 0x03030303u) << 4);
         const uvec4 m1 = bytes4(((u2 >> 4) & 0x0f0f0f0fu) | ((u1 >> 6) & 0x03030303u) << 4);
@@ -124,8 +133,10 @@ void product(uint j0, uint r0) {
         }
 #else
         wd[r] = wf16(b + 208u);
+        uint sc[4];
+        wwords4(b + 192u, sc);
         for (uint g = 0u; g < 4u; ++g) {
-          const ivec4 s = ivec4(wword(b + 192u + 4u * g)) << ivec4(24, 16, 8, 0) >> 24;
+          const ivec4 s = ivec4(sc[g]) << ivec4(24, 16, 8, 0) >> 24;
           for (uint c = 0u; c < 4u; ++c) wsc[r][4u * g + c] = s[c];
         }
 #endif
