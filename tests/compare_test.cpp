@@ -206,12 +206,19 @@ TEST(Compare, CpuWithoutOneDnnSaysSo) {
   EXPECT_EQ(cpu["vendor_share"]["note"], "n/a: oneDNN was not built in");
 }
 
-TEST(Compare, VulkanAgainstCpuOnStories260K) {
+// Why Vulkan cannot run here; empty where it can.
+std::string vulkan_unavailable() {
   const auto all = backends();
   if (std::none_of(all.begin(), all.end(), [](Backend* b) { return b->name() == "vulkan"; }))
-    GTEST_SKIP() << "vulkan unavailable: this build has no Vulkan backend (ISOMER_VULKAN=OFF or no toolchain)";
-  if (backend("vulkan").devices().empty())
-    GTEST_SKIP() << "vulkan unavailable: " << backend("vulkan").unavailable_reason();
+    return "this build has no Vulkan backend (ISOMER_VULKAN=OFF or no toolchain)";
+  if (backend("vulkan").devices().empty()) return backend("vulkan").unavailable_reason();
+  return "";
+}
+#define REQUIRE_VULKAN()                                                               \
+  if (const std::string why = vulkan_unavailable(); !why.empty()) GTEST_SKIP() << "vulkan unavailable: " << why
+
+TEST(Compare, VulkanAgainstCpuOnStories260K) {
+  REQUIRE_VULKAN();
   const std::string text = compare::run(quick(stories(), {"cpu", "vulkan"}));
   expect_valid(text);
   const json r = json::parse(text);
@@ -225,6 +232,79 @@ TEST(Compare, VulkanAgainstCpuOnStories260K) {
   EXPECT_TRUE(vk["agreement"]["first_greedy_divergence"].is_null());
   EXPECT_TRUE(vk["agreement"]["first_divergent_layer"].is_null());
   EXPECT_FALSE(vk["device_info"]["driver"].get<std::string>().empty());
+  // Within the thresholds calibrated for F32 weights.
+  EXPECT_EQ(r["thresholds"]["kl"], 1e-5);
+  EXPECT_EQ(compare::strict_violations(text), std::vector<std::string>{});
+}
+
+// A quantized model's backends differ by more than an F32 model's (activations are rounded to
+// the weights' formats, sums run in other orders) and stay within the thresholds calibrated
+// for quantized weights; the fixed KL threshold of 1e-3 used before flagged this pair.
+TEST(Compare, VulkanAgainstCpuOnAQuantizedModelPassesStrict) {
+  REQUIRE_VULKAN();
+  auto o = quick(test::model_path("qwen2-syn-q4_k_m.gguf").string(), {"cpu", "vulkan"});
+  o.reps = 0;
+  o.greedy_tokens = 16;
+  const std::string text = compare::run(o);
+  expect_valid(text);
+  const json r = json::parse(text);
+  EXPECT_EQ(r["thresholds"]["kl"], 2.5e-3);
+  EXPECT_NE(r["thresholds"]["basis"].get<std::string>().find("quantized weights"), std::string::npos);
+  const json& a = row_of(r, "vulkan:0")["agreement"];
+  EXPECT_GT(a["kl_max"].get<double>(), 1e-5);  // not bit-identical: the thresholds matter here
+  EXPECT_EQ(compare::strict_violations(text), std::vector<std::string>{});
+}
+
+TEST(Compare, ThresholdsAreCalibratedForTheModelsWeights) {
+  struct Case {
+    const char* file;
+    double kl, top1, logit_error, layer_nmse;
+    const char* basis;
+  };
+  for (const Case& c : {Case{"stories260K.gguf", 1e-5, 1.0, 0.03, 1e-6, "F32 weights"},
+                        Case{"stories260K-f16.gguf", 3e-4, 0.96, 0.15, 1e-4, "16-bit weights (F16)"},
+                        Case{"stories260K-bf16.gguf", 3e-4, 0.96, 0.15, 1e-4, "16-bit weights (BF16)"},
+                        Case{"stories260K-q8_0.gguf", 2.5e-3, 0.88, 0.35, 5e-3, "quantized weights (Q8_0)"},
+                        Case{"qwen2-syn-q4_k_m.gguf", 2.5e-3, 0.88, 0.35, 5e-3, "quantized weights (Q6_K, Q4_K"}}) {
+    const auto f = gguf::File::open(test::model_path(c.file).string());
+    const compare::Calibration t = compare::calibrated_thresholds(*f);
+    EXPECT_EQ(t.kl, c.kl) << c.file;
+    EXPECT_EQ(t.top1, c.top1) << c.file;
+    EXPECT_EQ(t.logit_error, c.logit_error) << c.file;
+    EXPECT_EQ(t.layer_nmse, c.layer_nmse) << c.file;
+    EXPECT_TRUE(t.basis.starts_with(c.basis)) << c.file << ": " << t.basis;
+  }
+  // In the report: given thresholds replace calibrated ones, and the basis says which.
+  auto o = quick(stories(), {"cpu"});
+  o.reps = 0;
+  o.thresholds.kl = 0.5;
+  const json r = json::parse(compare::run(o));
+  EXPECT_EQ(r["thresholds"]["kl"], 0.5);
+  EXPECT_EQ(r["thresholds"]["top1"], 1.0);
+  EXPECT_EQ(r["thresholds"]["basis"], "given: kl; the rest calibrated for F32 weights");
+}
+
+// A greedy divergence where the reference's choice led by no more than twice the logit-error
+// threshold can come from logits within that threshold: reported, but not refused by --strict.
+TEST(Compare, GreedyDivergenceAtANearTieIsReportedNotRefused) {
+  auto o = quick(stories(), {"cpu"});
+  o.reps = 0;
+  json r = json::parse(compare::run(o));
+  json& a = r["rows"][0]["agreement"];
+  ASSERT_TRUE(compare::strict_violations(r.dump()).empty());
+  const double limit = 2 * r["thresholds"]["logit_error"].get<double>();
+  a["first_greedy_divergence"] = 3;
+  a["greedy_divergence_margin"] = 0.9 * limit;
+  EXPECT_TRUE(compare::strict_violations(r.dump()).empty());
+  const std::string table = compare::render(r.dump(), compare::Format::Table);
+  EXPECT_NE(table.find("3 (the reference's choice led by"), std::string::npos) << table;
+  a["greedy_divergence_margin"] = 1.1 * limit;
+  auto v = compare::strict_violations(r.dump());
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_NE(v[0].find("greedy decoding diverges at token 3, where the reference's choice led by"), std::string::npos)
+      << v[0];
+  a.erase("greedy_divergence_margin");  // a report without the margin: refused
+  EXPECT_EQ(compare::strict_violations(r.dump()).size(), 1u);
 }
 
 TEST(Compare, InjectedFaultIsLocatedToItsBlockAndOp) {
@@ -461,12 +541,13 @@ TEST(CompareCli, JsonAndStrictExitCodes) {
   expect_well_formed(read(dir / "a.svg"));
   EXPECT_NE(read(dir / "a.md").find("# isomer compare"), std::string::npos);
 
-  // Any agreement metric over its threshold: exit 3 under --strict, 0 without.
-  r = cli("compare -m " + stories() + " --backends cpu --max-kl -1 --strict" + kQuick);
-  EXPECT_EQ(r.status, 3) << r.out;
-  EXPECT_NE(r.out.find("--strict"), std::string::npos) << r.out;
+  // A threshold that cannot be one is a clear error.
   r = cli("compare -m " + stories() + " --backends cpu --max-kl -1 -r 0 -q");
-  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("--max-kl"), std::string::npos) << r.out;
+  r = cli("compare -m " + stories() + " --backends cpu --min-top1 1.5 -r 0 -q");
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("--min-top1"), std::string::npos) << r.out;
 
   // An unavailable backend is a row, and a failure only under --strict.
   r = cli("compare -m " + stories() + " --backends cpu,cuda -r 0 -q");
@@ -488,6 +569,18 @@ TEST(CompareCli, JsonAndStrictExitCodes) {
   ASSERT_TRUE(merged.contains("notes")) << r.out;
   EXPECT_NE(merged["notes"][0].get<std::string>().find("replaces the earlier one"), std::string::npos) << r.out;
   std::filesystem::remove_all(dir);
+}
+
+// Any agreement metric over its threshold: exit 3 under --strict, 0 without. (Two backends
+// that differ: the reference against itself is exact, within any threshold.)
+TEST(CompareCli, StrictRefusesAMetricOverItsThreshold) {
+  REQUIRE_VULKAN();
+  Cli r = cli("compare -m " + stories() + " --backends cpu,vulkan --max-kl 1e-12 --strict -r 0 -q");
+  EXPECT_EQ(r.status, 3) << r.out;
+  EXPECT_NE(r.out.find("--strict"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("KL"), std::string::npos) << r.out;
+  r = cli("compare -m " + stories() + " --backends cpu,vulkan --max-kl 1e-12 -r 0 -q");
+  EXPECT_EQ(r.status, 0) << r.out;
 }
 
 TEST(CompareCli, UnknownBackendIsAClearError) {

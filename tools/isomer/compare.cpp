@@ -71,13 +71,18 @@ void add_compare(CLI::App& app) {
                 "Skip the per-block hidden-state comparison");
   cmd->add_flag("--no-hash", [o](int64_t) { o->engine.hash_model = false; },
                 "Leave the model's sha256 out of the report");
-  cmd->add_option("--max-kl", o->engine.thresholds.kl, "Threshold: largest KL")->capture_default_str();
-  cmd->add_option("--min-top1", o->engine.thresholds.top1, "Threshold: least top-1 agreement (0..1)")
-      ->capture_default_str();
-  cmd->add_option("--max-logit-error", o->engine.thresholds.logit_error, "Threshold: largest logit error")
-      ->capture_default_str();
+  // Thresholds left out are calibrated for the model's weights (compare::calibrated_thresholds).
+  cmd->add_option("--max-kl", o->engine.thresholds.kl, "Threshold: largest KL (default: calibrated for the model)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--min-top1", o->engine.thresholds.top1,
+                  "Threshold: least top-1 agreement, 0..1 (default: calibrated for the model)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--max-logit-error", o->engine.thresholds.logit_error,
+                  "Threshold: largest logit error (default: calibrated for the model)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--max-layer-nmse", o->engine.thresholds.layer_nmse,
-                  "Threshold: a block's hidden-state NMSE")->capture_default_str();
+                  "Threshold: a block's hidden-state NMSE (default: calibrated for the model)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json{-}", o->json_file, "Write the report as JSON (docs/compare.schema.json) to FILE, "
                                          "or to stdout with --json alone")
       ->expected(0, 1);

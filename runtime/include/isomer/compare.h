@@ -11,6 +11,7 @@
 #pragma once
 
 #include <isomer/backend.h>
+#include <isomer/gguf.h>
 
 #include <cstdint>
 #include <functional>
@@ -22,13 +23,25 @@
 
 namespace isomer::compare {
 
-// Over these, an agreement metric fails --strict.
+// Over these, an agreement metric fails --strict. Unset: the model's calibrated value
+// (calibrated_thresholds).
 struct Thresholds {
-  double kl = 1e-3;            // largest per-position KL(reference || backend)
-  double top1 = 0.99;          // least top-1 agreement (where the reference's choice is clear)
-  double logit_error = 0.5;    // largest |logit - reference logit| over the reference's top 32
-  double layer_nmse = 1e-3;    // a block's hidden-state NMSE over this marks the divergence
+  std::optional<double> kl;           // largest per-position KL(reference || backend)
+  std::optional<double> top1;         // least top-1 agreement (where the reference's choice is clear)
+  std::optional<double> logit_error;  // largest |logit - reference logit| over the reference's top 32
+  std::optional<double> layer_nmse;   // a block's hidden-state NMSE over this marks the divergence
 };
+
+// How far two correct backends are apart on a model, by the precision of its least precise
+// matrices (F32; F16 or BF16; quantized): KL, top-1 and logit error are the bars of
+// docs/FIDELITY.md, the distance of llama.cpp's own Vulkan backend from its CPU backend on the
+// shared fixtures; the block NMSE is 5x the largest isomer's CPU and Vulkan backends show on
+// those and on 24-layer models (docs/FIDELITY.md, "Agreement thresholds").
+struct Calibration {
+  double kl, top1, logit_error, layer_nmse;
+  std::string basis;  // which precision class, and the weight type that put the model there
+};
+Calibration calibrated_thresholds(const gguf::File& model);
 
 struct Options {
   std::string model;  // GGUF path

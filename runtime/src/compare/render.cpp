@@ -115,9 +115,11 @@ std::vector<Line> lines(const json& r) {
   });
   add("same answer?", "greedy: first diverging token", [](const json& w) {
     const json& a = w["agreement"];
-    return a["first_greedy_divergence"].is_null()
-               ? fmt::format("none in {}", a["greedy_tokens"].get<int>())
-               : a["first_greedy_divergence"].dump();
+    if (a["first_greedy_divergence"].is_null()) return fmt::format("none in {}", a["greedy_tokens"].get<int>());
+    const json margin = a.value("greedy_divergence_margin", json());
+    return margin.is_number() ? fmt::format("{} (the reference's choice led by {:.3g})",
+                                            a["first_greedy_divergence"].get<int>(), margin.get<double>())
+                              : a["first_greedy_divergence"].dump();
   });
   add("same answer?", "worst block hidden-state NMSE", [](const json& w) {
     double worst = 0;
