@@ -17,6 +17,7 @@
 #include <regex>
 #include <sstream>
 
+#include "compare/energy.h"
 #include "test_backends.h"
 #include "test_data.h"
 
@@ -401,8 +402,10 @@ TEST(Compare, EnergyFromPowercapWhereReadableElseTheReason) {
   std::ofstream(dir / "intel-rapl:0" / "max_energy_range_uj") << "262143328850\n";
   setenv("ISOMER_POWERCAP_DIR", dir.c_str(), 1);
   json r = json::parse(compare::run(quick(stories(), {"cpu"})));
-  // The fake counter stands still: 0 J, but measured.
+  // The fake counter stands still: 0 J, but measured, per token of each phase too.
   EXPECT_EQ(r["rows"][0]["energy"]["joules"], 0.0);
+  EXPECT_EQ(r["rows"][0]["energy"]["prompt_joules_per_token"], 0.0);
+  EXPECT_EQ(r["rows"][0]["energy"]["generation_joules_per_token"], 0.0);
   EXPECT_NE(r["rows"][0]["energy"]["note"].get<std::string>().find("RAPL"), std::string::npos);
   setenv("ISOMER_POWERCAP_DIR", (dir / "absent").c_str(), 1);
   r = json::parse(compare::run(quick(stories(), {"cpu"})));
@@ -410,6 +413,55 @@ TEST(Compare, EnergyFromPowercapWhereReadableElseTheReason) {
   EXPECT_TRUE(r["rows"][0]["energy"]["joules"].is_null());
   EXPECT_EQ(r["rows"][0]["energy"]["note"].get<std::string>().rfind("n/a: ", 0), 0u);
   std::filesystem::remove_all(dir);
+}
+
+// Each device's own counter: RAPL for the CPU and CPU-type Vulkan devices, amdgpu's hwmon for
+// HIP devices (NVML for NVIDIA GPUs cannot be faked here), with wrap-arounds accounted for.
+TEST(Compare, EnergyMetersReadTheDevicesOwnCounter) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "isomer-compare-meters";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "powercap" / "intel-rapl:0");
+  std::ofstream(dir / "powercap" / "intel-rapl:0" / "energy_uj") << "1000000\n";
+  std::ofstream(dir / "powercap" / "intel-rapl:0" / "max_energy_range_uj") << "2000000\n";
+  for (const char* h : {"hwmon0", "hwmon1", "hwmon2"}) fs::create_directories(dir / "hwmon" / h);
+  std::ofstream(dir / "hwmon" / "hwmon0" / "name") << "k10temp\n";
+  std::ofstream(dir / "hwmon" / "hwmon1" / "name") << "amdgpu\n";
+  std::ofstream(dir / "hwmon" / "hwmon1" / "energy1_input") << "5000000\n";
+  std::ofstream(dir / "hwmon" / "hwmon2" / "name") << "amdgpu\n";  // power only
+  setenv("ISOMER_POWERCAP_DIR", (dir / "powercap").c_str(), 1);
+  setenv("ISOMER_HWMON_DIR", (dir / "hwmon").c_str(), 1);
+  std::string why;
+
+  auto cpu = compare::energy_meter("cpu", {.id = "cpu:0"}, why);
+  ASSERT_TRUE(cpu) << why;
+  std::ofstream(dir / "powercap" / "intel-rapl:0" / "energy_uj") << "1500000\n";
+  EXPECT_DOUBLE_EQ(cpu->joules(), 0.5);
+  std::ofstream(dir / "powercap" / "intel-rapl:0" / "energy_uj") << "100000\n";  // wrapped at 2 J
+  EXPECT_DOUBLE_EQ(cpu->joules(), 1.1);
+  DeviceProperties lavapipe{.id = "vulkan:0", .name = "llvmpipe", .vendor = "Mesa"};
+  lavapipe.extra = {{"type", "CPU"}};
+  auto vk = compare::energy_meter("vulkan", lavapipe, why);
+  ASSERT_TRUE(vk) << why;
+  EXPECT_NE(vk->what().find("RAPL"), std::string::npos);
+
+  auto hip = compare::energy_meter("hip", {.id = "hip:0"}, why);
+  ASSERT_TRUE(hip) << why;
+  std::ofstream(dir / "hwmon" / "hwmon1" / "energy1_input") << "7000000\n";
+  EXPECT_DOUBLE_EQ(hip->joules(), 2.0);
+  EXPECT_FALSE(compare::energy_meter("hip", {.id = "hip:1"}, why));
+  EXPECT_NE(why.find("no energy counter"), std::string::npos) << why;
+  EXPECT_FALSE(compare::energy_meter("hip", {.id = "hip:2"}, why));
+  EXPECT_NE(why.find("no amdgpu hwmon"), std::string::npos) << why;
+
+  // NVIDIA: NVML where the driver has it, else why not.
+  auto nv = compare::energy_meter("cuda", {.id = "cuda:0", .name = "none", .vendor = "NVIDIA"}, why);
+  if (!nv) EXPECT_EQ(why.rfind("n/a: ", 0), 0u) << why;
+  EXPECT_FALSE(compare::energy_meter("vulkan", {.id = "vulkan:1", .vendor = "Intel"}, why));
+  EXPECT_EQ(why, "n/a: no energy counter known for Intel devices");
+  unsetenv("ISOMER_POWERCAP_DIR");
+  unsetenv("ISOMER_HWMON_DIR");
+  fs::remove_all(dir);
 }
 
 TEST(Compare, Sha256OfAKnownFile) {

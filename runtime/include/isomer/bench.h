@@ -50,6 +50,9 @@ struct Params {
   int reps = 5;
   // The prompt's token ids, n_prompt of them; empty: tokens(n_vocab, n_prompt).
   std::vector<int32_t> prompt = {};
+  // Called as each timed repetition's prompt (prompt true) or generation phase begins and ends
+  // (compare reads energy counters there).
+  std::function<void(bool prompt, bool begin)> on_phase = {};
 };
 
 struct Result {

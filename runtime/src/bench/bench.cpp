@@ -111,16 +111,23 @@ Result run(const Params& p, const std::function<void(std::string_view)>& progres
   std::vector<double> pp, tg;
   for (int rep = 0; rep <= p.reps; ++rep) {  // repetition 0 is the warm-up
     ctx.reset();
+    const auto phase = [&](bool prompt_phase, bool begin) {
+      if (rep > 0 && p.on_phase) p.on_phase(prompt_phase, begin);
+    };
+    phase(true, true);
     auto t0 = Clock::now();
     auto logits = ctx.eval(prompt);
     const double prompt_s = seconds_since(t0);
+    phase(true, false);
     r.fallback_nodes = std::max(r.fallback_nodes, ctx.fallbacks().size());
+    phase(false, true);
     t0 = Clock::now();
     for (int i = 0; i < p.n_gen; ++i) {
       const int32_t next = argmax(logits);
       logits = ctx.eval({&next, 1});
     }
     const double gen_s = seconds_since(t0);
+    phase(false, false);
     r.fallback_nodes = std::max(r.fallback_nodes, ctx.fallbacks().size());
     if (rep == 0) {
       if (progress) progress(fmt::format("{} on {}, {} threads: warm-up done", p.model, r.device,

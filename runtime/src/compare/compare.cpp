@@ -6,6 +6,8 @@
 #include <isomer/model.h>
 #include <isomer/version.h>
 
+#include "compare/energy.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
@@ -197,60 +199,6 @@ std::string first_line_of(const std::string& path, const std::string& key) {
   return "";
 }
 
-// Package energy counters (Intel/AMD RAPL through powercap): microjoules, or why not.
-struct Energy {
-  std::vector<std::filesystem::path> zones;
-  std::string unavailable;
-};
-
-Energy energy_zones() {
-  Energy e;
-  // $ISOMER_POWERCAP_DIR stands in for /sys/class/powercap in tests.
-  const char* dir = std::getenv("ISOMER_POWERCAP_DIR");
-  const std::filesystem::path root = dir && *dir ? dir : "/sys/class/powercap";
-  std::error_code ec;
-  if (!std::filesystem::exists(root, ec)) {
-    e.unavailable = fmt::format("n/a: no RAPL powercap zones here ({} is absent)", root.string());
-    return e;
-  }
-  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
-    const std::string name = entry.path().filename().string();
-    // Top-level package zones only ("intel-rapl:0"; sub-zones "intel-rapl:0:0" are inside it).
-    if (name.find(':') == std::string::npos || name.find(':') != name.rfind(':')) continue;
-    std::ifstream in(entry.path() / "energy_uj");
-    uint64_t v = 0;
-    if (in >> v) e.zones.push_back(entry.path());
-    else if (e.unavailable.empty())
-      e.unavailable = fmt::format("n/a: {} is not readable (root only on most systems)",
-                                  (entry.path() / "energy_uj").string());
-  }
-  if (e.zones.empty() && e.unavailable.empty())
-    e.unavailable = "n/a: /sys/class/powercap has no package zones";
-  return e;
-}
-
-std::vector<uint64_t> read_energy(const Energy& e) {
-  std::vector<uint64_t> out;
-  for (const auto& z : e.zones) {
-    std::ifstream in(z / "energy_uj");
-    uint64_t v = 0;
-    in >> v;
-    out.push_back(v);
-  }
-  return out;
-}
-
-double joules_between(const Energy& e, const std::vector<uint64_t>& a, const std::vector<uint64_t>& b) {
-  double uj = 0;
-  for (size_t i = 0; i < e.zones.size(); ++i) {
-    uint64_t range = 0;
-    std::ifstream in(e.zones[i] / "max_energy_range_uj");
-    in >> range;
-    uj += b[i] >= a[i] ? double(b[i] - a[i]) : double(range - a[i] + b[i]);  // wrapped once
-  }
-  return uj / 1e6;
-}
-
 std::string now_iso() {
   const std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -372,7 +320,6 @@ std::string run(const Options& o, const std::function<void(std::string_view)>& p
     gbs = bench::read_bandwidth(t, uint64_t(o.bandwidth_mib) << 20, 0.5).gb_per_s;
     bw_note = fmt::format("measured: streaming read, {} MiB, {} threads", o.bandwidth_mib, t);
   }
-  const Energy energy = energy_zones();
 
   json report = {
       {"schema", "isomer-compare/1"},
@@ -430,7 +377,7 @@ std::string run(const Options& o, const std::function<void(std::string_view)>& p
                 {"provenance", nullptr},
                 {"agreement", nullptr},
                 {"speed", nullptr},
-                {"energy", {{"joules", nullptr}, {"note", energy.unavailable}}}};
+                {"energy", {{"joules", nullptr}, {"note", "n/a: the backend did not run"}}}};
     Backend* b = find_backend(lo.backend);
     if (!b) {
       row["status"] = "unavailable";
@@ -554,14 +501,22 @@ std::string run(const Options& o, const std::function<void(std::string_view)>& p
       row["agreement"] = ag;
       owned.reset();
 
+      row["energy"]["note"] = "n/a: no speed runs (-r 0)";
       if (o.reps > 0) {
         say(fmt::format("{}: speed, {} repetition(s)", row["device"].get<std::string>(), o.reps));
         bench::Params bp{.model = o.model, .load = lo, .context = {}, .n_prompt = o.n_prompt,
                          .n_gen = o.n_gen, .reps = o.reps, .prompt = speed_prompt};
-        const auto e0 = read_energy(energy);
-        const auto t0 = std::chrono::steady_clock::now();
+        // Energy of the timed prompt and generation phases, from the device's own counter.
+        std::string no_meter;
+        auto meter = energy_meter(lo.backend, available[static_cast<size_t>(lo.device)], no_meter);
+        double phase_start = 0, prompt_j = 0, gen_j = 0;
+        if (meter)
+          bp.on_phase = [&](bool prompt, bool begin) {
+            const double j = meter->joules();
+            if (begin) phase_start = j;
+            else (prompt ? prompt_j : gen_j) += j - phase_start;
+          };
         const bench::Result r = bench::run(bp);
-        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         std::vector<double> ttft;
         for (double pp : r.prompt.samples) ttft.push_back(1000.0 * o.n_prompt / pp);
         const std::string type = [&] {
@@ -603,12 +558,16 @@ std::string run(const Options& o, const std::function<void(std::string_view)>& p
           speed["roofline_note"] = "n/a: no bandwidth";
         }
         row["speed"] = speed;
-        if (!energy.zones.empty()) {
-          const double j = joules_between(energy, e0, read_energy(energy));
-          row["energy"] = {{"joules", j},
-                           {"note", fmt::format("package energy (RAPL) over the whole speed run, {:.2f} s, warm-up included; "
-                                                "other processes count too", secs)}};
+        if (meter) {
+          const double prompt_tokens = double(o.n_prompt) * o.reps, gen_tokens = double(o.n_gen) * o.reps;
+          row["energy"] = {{"joules", prompt_j + gen_j},
+                           {"prompt_joules_per_token", prompt_j / prompt_tokens},
+                           {"generation_joules_per_token", gen_tokens > 0 ? json(gen_j / gen_tokens) : json(nullptr)},
+                           {"note", fmt::format("{}, over the timed repetitions", meter->what())}};
+        } else {
+          row["energy"]["note"] = no_meter;
         }
+        bp.on_phase = {};  // the vendor run's energy is not counted
         if (!vendor.library.empty()) row["vendor_share"] = vendor_speed(bp, r, vendor.library, *ref_model, say);
       }
     } catch (const DeviceError& err) {

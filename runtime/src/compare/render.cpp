@@ -178,8 +178,11 @@ std::vector<Line> lines(const json& r) {
   });
   add("environment", "vendor libraries", [](const json& w) { return w["vendor_libraries"].get<std::string>(); });
   add("environment", "energy", [](const json& w) {
-    return w["energy"]["joules"].is_null() ? w["energy"]["note"].get<std::string>()
-                                           : fmt::format("{:.2f} J", w["energy"]["joules"].get<double>());
+    const json& e = w["energy"];
+    if (e["joules"].is_null()) return e["note"].get<std::string>();
+    const json g = e.value("generation_joules_per_token", json());
+    return fmt::format("{:.3g} J/token prompt, {} generation ({:.2f} J)", e.value("prompt_joules_per_token", 0.0),
+                       g.is_number() ? fmt::format("{:.3g} J/token", g.get<double>()) : "-", e["joules"].get<double>());
   });
   add("environment", "host", [](const json& w) { return w["host"].get<std::string>(); });
   return out;
