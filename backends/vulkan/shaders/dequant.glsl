@@ -24,26 +24,27 @@ uint wword(uint a) {
   const uint i = a >> 2, s = (a & 3u) * 8u, lo = wload(i) >> s;
   return s == 0u ? lo : lo | (wload(i + 1u) << (32u - s));
 }
-// wwordsN(a, w): N consecutive 32-bit words from byte address a (2-byte aligned, N 4 or 8),
-// where N calls of wword would fetch two words for each unaligned one.
+// wwordsN(a, w): N consecutive 32-bit words from byte address a (N 2, 4 or 8), where N calls of
+// wword would fetch two words for each unaligned one.
 #extension GL_EXT_control_flow_attributes : require
 #if defined(TEXEL)
-// From N / 4 + 1 16-byte texels (the last one only where a is not 16-byte aligned): a CPU device
-// fetches one with a few vector loads where a word fetch is a gather (lavapipe: ~30 cycles each).
+// From the (N + 3) / 4 16-byte texels from a's and one more where the words (and, unaligned,
+// one byte past them) run into it: a CPU device fetches a texel with a few vector loads where a
+// word fetch is a gather (lavapipe: ~30 cycles each).
 #define WWORDS(N)                                                                          \
   void wwords##N(uint a, out uint w[N]) {                                                  \
-    const uint t = a >> 4, o = (a >> 2) & 3u, s = (a & 3u) * 8u;                           \
-    uint v[N + 4];                                                                         \
-    [[unroll]] for (uint n = 0u; n < N / 4u; ++n) {                                        \
+    const uint T = (N + 3u) / 4u, t = a >> 4, o = (a >> 2) & 3u, s = (a & 3u) * 8u;        \
+    uint v[4 * ((N + 3) / 4) + 4];                                                         \
+    [[unroll]] for (uint n = 0u; n < T; ++n) {                                             \
       const uvec4 q = wload4(t + n);                                                       \
       v[4u * n] = q.x; v[4u * n + 1u] = q.y; v[4u * n + 2u] = q.z; v[4u * n + 3u] = q.w;  \
     }                                                                                      \
     uvec4 q = uvec4(0u);                                                                   \
-    if (o != 0u || s != 0u) q = wload4(t + N / 4u);                                        \
-    v[N] = q.x; v[N + 1u] = q.y; v[N + 2u] = q.z; v[N + 3u] = q.w;                          \
+    if (o + N + (s != 0u ? 1u : 0u) > 4u * T) q = wload4(t + T);                           \
+    v[4u * T] = q.x; v[4u * T + 1u] = q.y; v[4u * T + 2u] = q.z; v[4u * T + 3u] = q.w;      \
     uint u[N + 1];  /* words o .. o + N; selected, not indexed by o: no private-memory array */ \
     [[unroll]] for (uint n = 0u; n <= N; ++n)                                              \
-      u[n] = o == 0u ? v[n] : o == 1u ? v[n + 1u] : o == 2u ? v[n + 2u] : v[n + 3u];                \
+      u[n] = o == 0u ? v[n] : o == 1u ? v[n + 1u] : o == 2u ? v[n + 2u] : v[n + 3u];        \
     [[unroll]] for (uint n = 0u; n < N; ++n) w[n] = s == 0u ? u[n] : (u[n] >> s) | (u[n + 1u] << (32u - s)); \
   }
 #else
@@ -58,6 +59,7 @@ uint wword(uint a) {
     }                                                                                      \
   }
 #endif
+WWORDS(2)
 WWORDS(4)
 WWORDS(8)
 uvec4 bytes4(uint w) { return (uvec4(w) >> uvec4(0u, 8u, 16u, 24u)) & 255u; }

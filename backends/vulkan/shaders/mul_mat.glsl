@@ -50,21 +50,33 @@ float xsum[NB];       // their sums, in the order the blocks' minimums take them
 // Per activation row: the current weight row's dot product; the current run's q . x.
 float acc[NB], sq[NB];
 
-// x[r, e .. e + ITEM - 1] of activation rows r0 .. r0 + nb - 1 into xc (zeros past k).
-void load_x(uint x0, uint nb, uint e) {
+// Where quad i (4 elements) of item `it` starts in a row: the item's elements in order, except
+// for Q6_K, whose item is 8 bytes of a half-block's low and high bits (read once, where a
+// sub-block of 32 would read them twice and thrice): 4 runs of 8 elements, 32 apart.
+uint quad_start(uint it, uint i) {
+#if defined(TYPE_Q6_K)
+  return (it / 4u) * 128u + (i / 2u) * 32u + (it % 4u) * 8u + (i % 2u) * 4u;
+#else
+  return it * ITEM + 4u * i;
+#endif
+}
+
+// Item `it` of x for activation rows r0 .. r0 + nb - 1 into xc (zeros past k).
+void load_x(uint x0, uint nb, uint it) {
   for (uint b = 0u; b < NB; ++b) {
 #if defined(HAS_MIN)
     xsum[b] = 0.0;
 #endif
     for (uint i = 0u; i < QUADS; ++i) {
-      const uint a = x0 + min(b, nb - 1u) * p.k + e + 4u * i;  // a row past nb repeats the last
+      const uint e = quad_start(it, i);
+      const uint a = x0 + min(b, nb - 1u) * p.k + e;  // a row past nb repeats the last
       if (p.x_vec4 != 0u) {  // one 16-byte load where x is 16-byte aligned with rows of whole vec4s
         xc[b * QUADS + i] = XLOAD4(a >> 2);
-      } else if (e + 4u * i + 4u <= p.k) {
+      } else if (e + 4u <= p.k) {
         xc[b * QUADS + i] = vec4(xs[a], xs[a + 1u], xs[a + 2u], xs[a + 3u]);
       } else {  // the last, partial quad of a float row
         xc[b * QUADS + i] = vec4(0.0);
-        for (uint c = 0u; e + 4u * i + c < p.k; ++c) xc[b * QUADS + i][c] = xs[a + c];
+        for (uint c = 0u; e + c < p.k; ++c) xc[b * QUADS + i][c] = xs[a + c];
       }
 #if defined(HAS_MIN)
       xsum[b] += (xc[b * QUADS + i].x + xc[b * QUADS + i].y) + (xc[b * QUADS + i].z + xc[b * QUADS + i].w);
@@ -186,19 +198,24 @@ void item(uint row, uint it) {
   const uvec2 sm = k4_scale_min(b + 4u, j);
   flush(wf16(b) * float(sm.x), -wf16(b + 2u) * float(sm.y));
 #elif defined(TYPE_Q6_K)
-  // Sub-block j of super-block it / 8: half h = j / 4, quarter j % 4 of that half.
-  const uint j = it % 8u, b = row + (it / 8u) * 210u, h = j / 4u, qd = j % 4u;
-  const uint ql = b + h * 64u + (qd & 1u) * 32u, qh = b + 128u + h * 32u;
+  // Bytes l0 .. l0 + 7 of half h of super-block it / 8 (see quad_start): the low nibbles of ql
+  // and ql + 32 are runs 0 and 1, their high nibbles runs 2 and 3, and run g's top two bits are
+  // bits 2g, 2g + 1 of qh. Each run of 8 has one scale.
+  const uint b = row + (it / 8u) * 210u, h = (it / 4u) % 2u, l0 = (it % 4u) * 8u;
   const float d = wf16(b + 208u);
-  uint lw[8], hw[8];
-  wwords8(ql, lw);
-  wwords8(qh, hw);
-  for (uint i = 0u; i < 8u; ++i) {
-    const uvec4 q = nibbles4(lw[i], qd < 2u ? 0u : 4u) | ((bytes4(hw[i]) >> (2u * qd)) & 3u) << 4;
-    quad(vec4(q) - 32.0, i);
-    if (i == 3u) flush(d * float(wi8(b + 192u + 2u * j)), 0.0);
+  uint ql0[2], ql1[2], qh[2], sc[2];
+  wwords2(b + h * 64u + l0, ql0);
+  wwords2(b + h * 64u + 32u + l0, ql1);
+  wwords2(b + 128u + h * 32u + l0, qh);
+  wwords2(b + 192u + h * 8u + l0 / 16u, sc);  // run g's scale is byte 2g
+  for (uint g = 0u; g < 4u; ++g) {
+    for (uint i = 0u; i < 2u; ++i) {
+      const uvec4 q = nibbles4(g % 2u == 0u ? ql0[i] : ql1[i], g < 2u ? 0u : 4u) |
+                      ((bytes4(qh[i]) >> (2u * g)) & 3u) << 4;
+      quad(vec4(q) - 32.0, 2u * g + i);
+    }
+    flush(d * float(bitfieldExtract(int(sc[g / 2u]), int(16u * (g % 2u)), 8)), 0.0);
   }
-  flush(d * float(wi8(b + 193u + 2u * j)), 0.0);
 #endif
 }
 
@@ -209,7 +226,7 @@ void main() {
   float sums[NR * NB];  // [weight row n][activation row b]
   for (uint i = 0u; i < NR * NB; ++i) sums[i] = 0.0;
   for (uint it = t; it < items; it += wg) {
-    load_x(x0, nb, it * ITEM);
+    load_x(x0, nb, it);
     for (uint n = 0u; n < NR; ++n) {
       if (j0 + n >= p.m) break;  // uniform over the workgroup
       for (uint b = 0u; b < NB; ++b) {
