@@ -635,6 +635,15 @@ TEST(CompareCli, StrictRefusesAMetricOverItsThreshold) {
   EXPECT_EQ(r.status, 0) << r.out;
 }
 
+// Without -q, each progress line carries a bar of the work done, ending at 100 %.
+TEST(CompareCli, ProgressBarsDuringTheRuns) {
+  const Cli r = cli("compare -m " + stories() + " --backends cpu -p 8 -n 4 -r 1 --greedy 4 -t 2 --bandwidth-gbs 10");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("[........................]   0% cpu:0: evaluating"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("% cpu:0:   repetition 1/1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[########################] 100% done"), std::string::npos) << r.out;
+}
+
 TEST(CompareCli, UnknownBackendIsAClearError) {
   const Cli r = cli("compare -m " + stories() + " --backends cpu,nosuch -q");
   EXPECT_EQ(r.status, 1) << r.out;

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -115,9 +117,18 @@ void add_compare(CLI::App& app) {
         o->engine.prompt_text = read_file(o->prompt_file);
         if (o->engine.prompt_text.empty()) fail("--prompt-file {} is empty", o->prompt_file);
       }
-      report = compare::run(o->engine, [o](std::string_view line) {
-        if (!o->quiet) fmt::print(stderr, "{}\n", line);
+      // A progress bar before each line; on a terminal one line, redrawn.
+      const bool tty = isatty(STDERR_FILENO) != 0;
+      report = compare::run(o->engine, [o, tty](std::string_view line, double done) {
+        if (o->quiet) return;
+        constexpr int kWidth = 24;
+        const int filled = static_cast<int>(done * kWidth + 0.5);
+        const std::string bar = fmt::format("[{}{}] {:3.0f}%", std::string(static_cast<size_t>(filled), '#'),
+                                            std::string(static_cast<size_t>(kWidth - filled), '.'), 100 * done);
+        if (tty) fmt::print(stderr, "\r\033[K{} {}", bar, line.substr(0, 100));
+        else fmt::print(stderr, "{} {}\n", bar, line);
       });
+      if (tty && !o->quiet) fmt::print(stderr, "\n");
     }
     const bool json_out = !o->json_file.empty(), csv_out = !o->csv_file.empty();
     if (json_out && o->json_file != "-") write_file(o->json_file, report + "\n");

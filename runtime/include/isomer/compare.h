@@ -70,11 +70,13 @@ std::string_view default_eval_text();
 // backend and listing the known ones.
 std::vector<std::string> expand_backends(const std::vector<std::string>& spec);
 
+// What a comparison is doing, and the fraction of its work done (0 to 1).
+using Progress = std::function<void(std::string_view line, double done)>;
+
 // Runs the comparison and returns the report as JSON text. isomer::Error only for bad options
 // or a model the reference cannot run; every other backend's trouble (unavailable, does not
 // fit, fails) becomes its row's status and reason. `progress` gets a line now and then.
-std::string run(const Options& options,
-                const std::function<void(std::string_view)>& progress = {});
+std::string run(const Options& options, const Progress& progress = {});
 
 // Reports (JSON text) from several runs or machines as one report: every row keeps its host.
 std::string merge(const std::vector<std::string>& reports);

@@ -265,9 +265,11 @@ std::vector<std::string> expand_backends(const std::vector<std::string>& spec) {
   return out;
 }
 
-std::string run(const Options& o, const std::function<void(std::string_view)>& progress) {
+std::string run(const Options& o, const Progress& progress) {
+  // Work done, in units of one device's agreement or speed runs (see `units` below).
+  double done = 0, units = 1;
   auto say = [&](const std::string& line) {
-    if (progress) progress(line);
+    if (progress) progress(line, std::min(1.0, done / units));
   };
   std::vector<std::string> devices = expand_backends(o.backends);
   // The reference first, named as its device id ("cpu" and "cpu:0" are one device).
@@ -278,6 +280,8 @@ std::string run(const Options& o, const std::function<void(std::string_view)>& p
   };
   std::erase_if(devices, [&](const std::string& d) { return same(d, reference); });
   devices.insert(devices.begin(), reference);
+  const double per_device = o.reps > 0 ? 2 : 1;  // agreement, then speed
+  units = per_device * static_cast<double>(devices.size());
 
   const auto ref_model = Model::load(o.model, load_options_for(reference, o.threads));
   const bench::ModelFacts facts = bench::facts(*ref_model);
@@ -363,6 +367,7 @@ std::string run(const Options& o, const std::function<void(std::string_view)>& p
     const std::string& requested = devices[k];
     const bool is_ref = k == 0;
     const LoadOptions lo = load_options_for(requested, o.threads);
+    done = per_device * static_cast<double>(k);
     json row = {{"host", host},
                 {"requested", requested},
                 {"backend", lo.backend},
@@ -499,6 +504,7 @@ std::string run(const Options& o, const std::function<void(std::string_view)>& p
         }
       }
       row["agreement"] = ag;
+      done += 1;
       owned.reset();
 
       row["energy"]["note"] = "n/a: no speed runs (-r 0)";
@@ -516,7 +522,12 @@ std::string run(const Options& o, const std::function<void(std::string_view)>& p
             if (begin) phase_start = j;
             else (prompt ? prompt_j : gen_j) += j - phase_start;
           };
-        const bench::Result r = bench::run(bp);
+        // The portable run's warm-up and repetitions; the vendor run, where there is one, after.
+        const double step = (vendor.library.empty() ? 1.0 : 0.5) / (o.reps + 1);
+        const bench::Result r = bench::run(bp, [&](std::string_view line) {
+          done += step;
+          say(fmt::format("{}: {}", row["device"].get<std::string>(), line));
+        });
         std::vector<double> ttft;
         for (double pp : r.prompt.samples) ttft.push_back(1000.0 * o.n_prompt / pp);
         const std::string type = [&] {
@@ -584,6 +595,8 @@ std::string run(const Options& o, const std::function<void(std::string_view)>& p
       fail("compare: the reference {} cannot run the model: {}", requested, row["reason"].get<std::string>());
     report["rows"].push_back(row);
   }
+  done = units;
+  say("done");
   return report.dump(2);
 }
 
