@@ -23,7 +23,7 @@ class DeviceBuffer final : public Buffer {
   void write(size_t offset, const void* src, size_t bytes) override;
   void read(size_t offset, void* dst, size_t bytes) const override;
   VkBuffer handle() const { return buffer_; }
-  // Bytes of the Vulkan buffer: size() rounded up to whole words, at least one.
+  // Bytes of the Vulkan buffer: size() rounded up to whole 16-byte texels, at least one.
   size_t capacity() const { return std::max<size_t>(16, (size_ + 15) / 16 * 16); }
   // A view of bytes [base, base + range) as texels of `format` (made once, kept with the buffer).
   VkBufferView texel_view(size_t base, size_t range, VkFormat format) const;

@@ -28,9 +28,9 @@ uint wword(uint a) {
 // wword would fetch two words for each unaligned one.
 #extension GL_EXT_control_flow_attributes : require
 #if defined(TEXEL)
-// From the (N + 3) / 4 16-byte texels from a's and one more where the words (and, unaligned,
-// one byte past them) run into it: a CPU device fetches a texel with a few vector loads where a
-// word fetch is a gather (lavapipe: ~30 cycles each).
+// From 16-byte texels: the (N + 3) / 4 from the one holding a, and the next where the words
+// (and, at an unaligned a, the word after them) reach into it. A CPU device fetches a texel
+// with a few vector loads, where a word fetch is a gather (lavapipe: ~30 cycles each).
 #define WWORDS(N)                                                                          \
   void wwords##N(uint a, out uint w[N]) {                                                  \
     const uint T = (N + 3u) / 4u, t = a >> 4, o = (a >> 2) & 3u, s = (a & 3u) * 8u;        \

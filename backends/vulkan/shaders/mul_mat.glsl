@@ -51,8 +51,9 @@ float xsum[NB];       // their sums, in the order the blocks' minimums take them
 float acc[NB], sq[NB];
 
 // Where quad i (4 elements) of item `it` starts in a row: the item's elements in order, except
-// for Q6_K, whose item is 8 bytes of a half-block's low and high bits (read once, where a
-// sub-block of 32 would read them twice and thrice): 4 runs of 8 elements, 32 apart.
+// for Q6_K, whose item is 8 bytes of a half-block's low and high bits (read once, where
+// 32-element sub-blocks read the low bits twice and the high bits four times): 4 runs of 8
+// elements, 32 apart.
 uint quad_start(uint it, uint i) {
 #if defined(TYPE_Q6_K)
   return (it / 4u) * 128u + (i / 2u) * 32u + (it % 4u) * 8u + (i % 2u) * 4u;

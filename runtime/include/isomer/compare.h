@@ -39,7 +39,7 @@ struct Thresholds {
 // those and on 24-layer models (docs/FIDELITY.md, "Agreement thresholds").
 struct Calibration {
   double kl, top1, logit_error, layer_nmse;
-  std::string basis;  // which precision class, and the weight type that put the model there
+  std::string basis;  // the precision class, and the model's matrix types in it
 };
 Calibration calibrated_thresholds(const gguf::File& model);
 

@@ -40,7 +40,8 @@ class CounterMeter : public EnergyMeter {
     for (Counter& c : counters_) {
       uint64_t v = c.last;
       read_number(c.file, v);
-      uj_ += v >= c.last ? double(v - c.last) : double(c.range - c.last + v);  // wrapped once
+      // Wrapped once where the counter has a range; a counter without one that went back was reset.
+      uj_ += v >= c.last ? double(v - c.last) : c.range > c.last ? double(c.range - c.last + v) : double(v);
       c.last = v;
     }
     return uj_ / 1e6;
