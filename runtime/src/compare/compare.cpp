@@ -530,12 +530,8 @@ std::string run(const Options& o, const Progress& progress) {
         });
         std::vector<double> ttft;
         for (double pp : r.prompt.samples) ttft.push_back(1000.0 * o.n_prompt / pp);
-        const std::string type = [&] {
-          for (const auto& [k, v] : available[static_cast<size_t>(lo.device)].extra)
-            if (k == "type") return v;
-          return std::string();
-        }();
-        const bool host_memory = lo.backend == "cpu" || type == "CPU";  // the host's bandwidth bounds it
+        // The host's bandwidth bounds it.
+        const bool host_memory = runs_on_host(lo.backend, available[static_cast<size_t>(lo.device)]);
         json speed = {{"pp", stats_json(r.prompt)},
                       {"tg", stats_json(r.generation)},
                       {"ttft_ms", stats_json(bench::stats(ttft))},

@@ -185,12 +185,16 @@ int index_of(const DeviceProperties& d) {
 
 }  // namespace
 
+bool runs_on_host(std::string_view backend, const DeviceProperties& device) {
+  return backend == "cpu" || std::any_of(device.extra.begin(), device.extra.end(), [](const auto& kv) {
+           return kv.first == "type" && kv.second == "CPU";
+         });
+}
+
 std::unique_ptr<EnergyMeter> energy_meter(std::string_view backend, const DeviceProperties& device, std::string& why) {
   why.clear();
-  const bool cpu_type = std::any_of(device.extra.begin(), device.extra.end(),
-                                    [](const auto& kv) { return kv.first == "type" && kv.second == "CPU"; });
   const auto vendor_is = [&](std::string_view v) { return device.vendor.find(v) != std::string::npos; };
-  if (backend == "cpu" || cpu_type) return rapl(why);
+  if (runs_on_host(backend, device)) return rapl(why);
   if (backend == "cuda") return NvmlMeter::open(device, false, index_of(device), why);
   if (backend == "hip") return amdgpu(index_of(device), why);
   if (vendor_is("NVIDIA")) return NvmlMeter::open(device, true, 0, why);

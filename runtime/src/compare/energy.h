@@ -1,6 +1,6 @@
-// Energy counters of the devices compare runs on: package energy (RAPL, through powercap) for
-// the CPU and CPU-type Vulkan devices, NVML's total energy for NVIDIA GPUs (CUDA or Vulkan), and
-// amdgpu's hwmon energy counter for AMD GPUs (HIP or Vulkan).
+// Whether a device is the host's CPU, and the energy counters of the devices compare runs on:
+// package energy (RAPL, through powercap) for the CPU and CPU-type Vulkan devices, NVML's total
+// energy for NVIDIA GPUs (CUDA or Vulkan), and amdgpu's hwmon energy counter for AMD GPUs (HIP).
 #pragma once
 
 #include <isomer/backend.h>
@@ -10,6 +10,10 @@
 #include <string_view>
 
 namespace isomer::compare {
+
+// Whether `device` is the host's CPU: the CPU backend's, or a CPU-type device of another
+// backend (lavapipe under Vulkan). Its memory and energy are the host's.
+bool runs_on_host(std::string_view backend, const DeviceProperties& device);
 
 class EnergyMeter {
  public:
