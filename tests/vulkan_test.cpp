@@ -175,6 +175,32 @@ TEST(Vulkan, ContextThatCannotFitIsAClearError) {
   EXPECT_EQ(ctx.eval({&bos, 1}).size(), static_cast<size_t>(model->config().n_vocab));
 }
 
+int64_t counter(const Device& device, std::string_view name) {
+  for (const auto& [k, v] : device.counters())
+    if (k == name) return v;
+  ADD_FAILURE() << device.properties().id << " has no counter '" << name << "'";
+  return -1;
+}
+
+// Creating a context builds the pipelines of its model's decode steps and prompt batches, so
+// that the first prompt and token do not pay for them: evaluations then build none, whatever
+// the prompt's length (F32, Q4_0 and K-quant products pick their shaders differently).
+TEST(Vulkan, ContextBuildsItsPipelinesWhenCreated) {
+  REQUIRE_VULKAN_DEVICE();
+  for (const char* file : {"stories260K.gguf", "llama-syn-q4_0.gguf", "qwen2-syn-q4_k_m.gguf"}) {
+    SCOPED_TRACE(file);
+    const auto model = Model::load(test::model_path(file), {.backend = "vulkan"});
+    EXPECT_EQ(counter(model->device(), "pipelines built in prepare"), 0);
+    Context ctx(*model, {.n_ctx = 256, .strict = true});
+    EXPECT_GT(counter(model->device(), "pipelines built in prepare"), 5);
+    for (const size_t n : {3, 1, 1, 40, 2}) {
+      const std::vector<int32_t> tokens(n, 7);
+      ctx.eval(tokens);
+    }
+    EXPECT_EQ(counter(model->device(), "pipelines built in runs"), 0);
+  }
+}
+
 TEST(Vulkan, UnsupportedCasesSayWhy) {
   REQUIRE_VULKAN_DEVICE();
   auto device = vulkan_backend()->open(0, {});

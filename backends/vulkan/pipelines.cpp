@@ -5,14 +5,21 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-
-#include <fmt/format.h>
+#include <atomic>
+#include <exception>
+#include <thread>
 #include <vector>
 
 #include "shaders.h"
 
 namespace isomer::vulkan {
 namespace {
+
+std::string cache_key(const std::string& variant, std::span<const uint32_t> spec) {
+  std::string key = variant;
+  for (uint32_t v : spec) key += fmt::format("/{}", v);
+  return key;
+}
 
 const Shader* find_shader(std::string_view name) {
   const auto all = shaders();
@@ -60,9 +67,41 @@ Pipelines::~Pipelines() {
 bool Pipelines::has(const std::string& variant) { return find_shader(variant) != nullptr; }
 
 VkPipeline Pipelines::get(const std::string& variant, std::span<const uint32_t> spec) {
-  std::string key = variant;
-  for (uint32_t v : spec) key += fmt::format("/{}", v);
+  std::string key = cache_key(variant, spec);
   if (const auto it = cache_.find(key); it != cache_.end()) return it->second;
+  return cache_.emplace(std::move(key), create(variant, spec)).first->second;
+}
+
+void Pipelines::build(std::span<const PipelineKey> keys) {
+  std::vector<std::pair<std::string, const PipelineKey*>> todo;
+  for (const PipelineKey& k : keys) {
+    std::string key = cache_key(k.variant, k.spec);
+    if (!cache_.contains(key) && std::none_of(todo.begin(), todo.end(), [&](const auto& t) { return t.first == key; }))
+      todo.emplace_back(std::move(key), &k);
+  }
+  std::vector<VkPipeline> built(todo.size(), VK_NULL_HANDLE);
+  std::vector<std::exception_ptr> errors(todo.size());
+  std::atomic<size_t> next = 0;
+  auto work = [&] {
+    for (size_t i; (i = next++) < todo.size();) {
+      try {
+        built[i] = create(todo[i].second->variant, todo[i].second->spec);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    }
+  };
+  {
+    std::vector<std::jthread> threads(std::min<size_t>(todo.size(), std::max(1u, std::thread::hardware_concurrency())));
+    for (auto& t : threads) t = std::jthread(work);
+  }
+  for (size_t i = 0; i < todo.size(); ++i)
+    if (built[i] != VK_NULL_HANDLE) cache_.emplace(std::move(todo[i].first), built[i]);
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+VkPipeline Pipelines::create(const std::string& variant, std::span<const uint32_t> spec) const {
   const Shader* shader = find_shader(variant);
   if (!shader) fail("{}: no shader '{}' in this build", ctx_.id(), variant);
   check_spirv(*shader);
@@ -87,7 +126,6 @@ VkPipeline Pipelines::get(const std::string& variant, std::span<const uint32_t> 
   const VkResult r = api.vkCreateComputePipelines(ctx_.device, VK_NULL_HANDLE, 1, &info, nullptr, &pipeline);
   api.vkDestroyShaderModule(ctx_.device, module, nullptr);
   if (r != VK_SUCCESS) fail("{}: building the shader '{}' failed: {}", ctx_.id(), variant, result_name(r));
-  cache_.emplace(std::move(key), pipeline);
   return pipeline;
 }
 

@@ -39,6 +39,10 @@ void Recorder::dispatch(const std::string& variant, std::initializer_list<Operan
                         std::initializer_list<uint32_t> push, uint32_t x, uint32_t y, uint32_t z,
                         std::initializer_list<uint32_t> spec) {
   if (x == 0 || y == 0 || z == 0) return;
+  if (wanted_) {
+    wanted_->push_back({variant, spec});
+    return;
+  }
   const auto& api = ctx_.api;
   const VkPipeline pipeline = pipelines_.get(variant, {spec.begin(), spec.size()});
   barrier_if_needed(operands);
@@ -137,6 +141,7 @@ void Recorder::dispatch_groups(const std::string& variant, std::initializer_list
 }
 
 void Recorder::copy(const Operand& src, const Operand& dst) {
+  if (wanted_) return;
   // Copies are rare (the copy op, not the executor's transfers between devices), so a full
   // barrier on each side is simpler than tracking transfer accesses.
   auto barrier = make<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
@@ -171,6 +176,7 @@ void ScratchPool::release_all() {
 }
 
 void Recorder::finish() {
+  if (wanted_) return;
   auto barrier = make<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
   barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
   barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT;

@@ -39,6 +39,10 @@ class Recorder {
   Recorder(Context& ctx, Pipelines& pipelines, VkCommandBuffer cmd, VkDescriptorPool pool,
            ScratchPool& scratch)
       : ctx_(ctx), pipelines_(pipelines), cmd_(cmd), pool_(pool), scratch_(scratch) {}
+  // A recorder that records nothing: it lists in `wanted` the pipelines its dispatches would
+  // use (what Device::prepare builds).
+  Recorder(Context& ctx, Pipelines& pipelines, ScratchPool& scratch, std::vector<PipelineKey>& wanted)
+      : ctx_(ctx), pipelines_(pipelines), scratch_(scratch), wanted_(&wanted) {}
 
   // Dispatches `variant` over groups (x, y, z). Push word i is set to operand i's byte offset
   // within its binding (bindings start at aligned offsets); `push` fills the words after them.
@@ -67,11 +71,12 @@ class Recorder {
 
   Context& ctx_;
   Pipelines& pipelines_;
-  VkCommandBuffer cmd_;
-  VkDescriptorPool pool_;
+  VkCommandBuffer cmd_ = VK_NULL_HANDLE;
+  VkDescriptorPool pool_ = VK_NULL_HANDLE;
   std::vector<Range> reads_, writes_;  // since the last barrier
   ScratchPool& scratch_;
   const DeviceBuffer* filler_ = nullptr;  // bound where a shader's binding has no operand
+  std::vector<PipelineKey>* wanted_ = nullptr;  // set when recording nothing
 };
 
 }  // namespace isomer::vulkan

@@ -49,14 +49,7 @@ class VulkanDevice final : public Device {
     begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     check(api.vkBeginCommandBuffer(cmd_, &begin), "vkBeginCommandBuffer");
     Recorder rec(ctx_, pipelines_, cmd_, descriptors_, scratch_);
-    for (const Step& s : steps) {
-      try {
-        record_step(rec, s);
-      } catch (const Error& e) {
-        finish();  // nothing was submitted: takes back what the recorded steps used
-        fail("{} at node {}: {}", ctx_.id(), s.label, e.what());
-      }
-    }
+    for (const Step& s : steps) record(rec, s);
     rec.finish();
     check(api.vkEndCommandBuffer(cmd_), "vkEndCommandBuffer");
     auto submit = make<VkSubmitInfo>(VK_STRUCTURE_TYPE_SUBMIT_INFO);
@@ -66,8 +59,31 @@ class VulkanDevice final : public Device {
     in_flight_ = true;
   }
   void synchronize() override { finish(); }
+  void prepare(std::span<const Step> steps) override {
+    finish();
+    std::vector<PipelineKey> wanted;
+    Recorder rec(ctx_, pipelines_, scratch_, wanted);
+    for (const Step& s : steps) record(rec, s);
+    finish();  // takes back the scratch buffers the steps would use
+    const size_t before = pipelines_.size();
+    pipelines_.build(wanted);
+    prepared_ += pipelines_.size() - before;
+  }
+  std::vector<std::pair<std::string, int64_t>> counters() const override {
+    return {{"pipelines built in prepare", static_cast<int64_t>(prepared_)},
+            {"pipelines built in runs", static_cast<int64_t>(pipelines_.size() - prepared_)}};
+  }
 
  private:
+  void record(Recorder& rec, const Step& s) {
+    try {
+      record_step(rec, s);
+    } catch (const Error& e) {
+      finish();  // nothing was submitted: takes back what the recorded steps used
+      fail("{} at node {}: {}", ctx_.id(), s.label, e.what());
+    }
+  }
+
   // Waits for the submitted run (if any), then takes back what it used.
   void finish() {
     if (in_flight_) {
@@ -104,6 +120,7 @@ class VulkanDevice final : public Device {
   uint32_t pool_sets_ = 0;
   ScratchPool scratch_;
   bool in_flight_ = false;
+  size_t prepared_ = 0;  // pipelines built by prepare()
 };
 
 class VulkanBackend final : public Backend {

@@ -18,6 +18,16 @@ namespace {
 // Tokens evaluated per graph: bounds the arena for long prompts (llama.cpp's micro-batch).
 constexpr int64_t kMaxBatch = 512;
 constexpr int64_t kDefaultMaxContext = 4096;
+// The prompt batch a context prepares its devices for: backends pick kernels by the number of
+// rows, one or many, and any batch of many picks as the longest do.
+constexpr int64_t kPrepareBatch = 16;
+
+// Whether node i of the schedule is a copy from another device, which the executor makes
+// through the host between splits.
+bool crosses_devices(const Schedule& s, size_t i) {
+  const Node& node = s.graph.nodes()[i];
+  return node.op.kind() == OpKind::Copy && s.value_device[static_cast<size_t>(node.inputs[0])] != s.node_device[i];
+}
 
 }  // namespace
 
@@ -51,16 +61,42 @@ Context::Context(const Model& model, const ContextOptions& options)
         kv.device = &model.fallback_device();
       }
     }
-  std::lock_guard lock(model.device_mutex());
-  for (KvBuffer& kv : kv_) {
-    const size_t bytes = graph.value(graph_value(graph, kv.name)).desc.bytes();
-    try {
-      kv.buffer = kv.device->allocate(bytes);
-    } catch (const Error& e) {
-      fail_with<DeviceError>("KV cache of {} positions ({} MiB per layer) does not fit on {}: {}", n_ctx_,
-           bytes >> 20, kv.device->properties().id, e.what());
+  {
+    std::lock_guard lock(model.device_mutex());
+    for (KvBuffer& kv : kv_) {
+      const size_t bytes = graph.value(graph_value(graph, kv.name)).desc.bytes();
+      try {
+        kv.buffer = kv.device->allocate(bytes);
+      } catch (const Error& e) {
+        fail_with<DeviceError>("KV cache of {} positions ({} MiB per layer) does not fit on {}: {}", n_ctx_,
+                               bytes >> 20, kv.device->properties().id, e.what());
+      }
     }
   }
+  prepare();
+}
+
+// Readies each device for a decode step and a prompt batch (Vulkan builds the pipelines they
+// use), so that the first prompt and the first token do not pay for that.
+void Context::prepare() {
+  for (const int64_t n_tokens : {int64_t{1}, kPrepareBatch}) {
+    if (n_tokens > n_ctx_) break;
+    const Schedule s = plan(n_tokens, false);
+    std::lock_guard lock(model_.device_mutex());
+    bind(s, std::vector<bool>(s.graph.values().size(), false));
+    std::map<Device*, std::vector<Step>> steps;
+    for (size_t i = 0; i < s.graph.nodes().size(); ++i)
+      if (!crosses_devices(s, i)) steps[s.node_device[i]].push_back(step(s.graph.nodes()[i]));
+    for (const auto& [device, list] : steps) device->prepare(list);
+  }
+}
+
+Schedule Context::plan(int64_t n_tokens, bool all_logits) const {
+  GraphBuilder builder(model_, Batch{.n_tokens = n_tokens, .n_past = n_past_, .n_ctx = n_ctx_,
+                                     .all_logits = all_logits, .kv_type = kv_type_});
+  find_architecture(model_.config().arch)->build(builder);
+  return schedule(builder.graph(), model_.device(), model_.fallback_device(),
+                  [&](const std::string& name) { return const_cast<Context*>(this)->kv_buffer(name).device; });
 }
 
 Context::~Context() {
@@ -105,19 +141,13 @@ std::span<const float> Context::eval(std::span<const int32_t> tokens, bool all_l
   for (int32_t t : tokens)
     if (t < 0 || t >= c.n_vocab) fail_with<InvalidToken>("token id {} is outside the vocabulary of {}", t, c.n_vocab);
 
-  const Architecture* arch = find_architecture(c.arch);
   const auto start_time = std::chrono::steady_clock::now();
   logits_.clear();
   ledger_ = {};
   for (size_t start = 0; start < tokens.size(); start += kMaxBatch) {
     const auto chunk = tokens.subspan(start, std::min<size_t>(kMaxBatch, tokens.size() - start));
     const bool last_chunk = start + chunk.size() == tokens.size();
-    GraphBuilder builder(model_, Batch{.n_tokens = static_cast<int64_t>(chunk.size()),
-                                       .n_past = n_past_, .n_ctx = n_ctx_,
-                                       .all_logits = all_logits, .kv_type = kv_type_});
-    arch->build(builder);
-    const Schedule s = schedule(builder.graph(), model_.device(), model_.fallback_device(),
-                                [&](const std::string& name) { return kv_buffer(name).device; });
+    const Schedule s = plan(static_cast<int64_t>(chunk.size()), all_logits);
     if (strict_ && !s.fallbacks.empty())
       fail("--strict: {} cannot run {} node(s), first {}", model_.device().properties().id,
            s.fallbacks.size(), s.fallbacks.front());
@@ -143,23 +173,16 @@ std::span<const float> Context::eval(std::span<const int32_t> tokens, bool all_l
   return logits_;
 }
 
-void Context::run(const Schedule& s, std::span<const int32_t> tokens) {
+// Binds every value of the schedule to memory: weights, KV caches, and an arena per device
+// planned over the values that live there (kept values get their own place in it). Returns
+// those devices.
+std::vector<Device*> Context::bind(const Schedule& s, const std::vector<bool>& kept_value) {
   const Graph& graph = s.graph;
   const size_t n_values = graph.values().size();
-  // One arena per device, planned over the values that live there.
   std::vector<Device*> devices;
   for (Device* d : s.value_device)
     if (std::find(devices.begin(), devices.end(), d) == devices.end()) devices.push_back(d);
   bind_.assign(n_values, {});
-  // Values kept for kept(): F32 intermediates produced by the nodes keep_ names.
-  std::vector<bool> kept_value(n_values, false);
-  if (keep_)
-    for (const Node& node : graph.nodes()) {
-      const Value& out = graph.value(node.output);
-      if (out.kind == ValueKind::Intermediate && out.desc.type == DType::F32 &&
-          node.op.kind() != OpKind::Copy && keep_(node.name))
-        kept_value[static_cast<size_t>(node.output)] = true;
-    }
   for (Device* d : devices) {
     const MemoryPlan plan = plan_memory(
         graph, [&](ValueId v) { return s.value_device[static_cast<size_t>(v)] == d; }, 64,
@@ -177,6 +200,28 @@ void Context::run(const Schedule& s, std::span<const int32_t> tokens) {
     if (value.kind == ValueKind::Weight) bind_[v] = *model_.weight(value.name, *s.value_device[v]);
     if (value.kind == ValueKind::State) bind_[v] = {value.desc, kv_buffer(value.name).buffer.get(), 0};
   }
+  return devices;
+}
+
+Step Context::step(const Node& node) const {
+  Step step{&node.op, {}, bind_[static_cast<size_t>(node.output)], node.name};
+  for (ValueId in : node.inputs) step.inputs.push_back(bind_[static_cast<size_t>(in)]);
+  return step;
+}
+
+void Context::run(const Schedule& s, std::span<const int32_t> tokens) {
+  const Graph& graph = s.graph;
+  const size_t n_values = graph.values().size();
+  // Values kept for kept(): F32 intermediates produced by the nodes keep_ names.
+  std::vector<bool> kept_value(n_values, false);
+  if (keep_)
+    for (const Node& node : graph.nodes()) {
+      const Value& out = graph.value(node.output);
+      if (out.kind == ValueKind::Intermediate && out.desc.type == DType::F32 &&
+          node.op.kind() != OpKind::Copy && keep_(node.name))
+        kept_value[static_cast<size_t>(node.output)] = true;
+    }
+  const std::vector<Device*> devices = bind(s, kept_value);
 
   // Per-call inputs.
   for (size_t v = 0; v < n_values; ++v) {
@@ -211,9 +256,9 @@ void Context::run(const Schedule& s, std::span<const int32_t> tokens) {
   for (size_t i = 0; i < graph.nodes().size(); ++i) {
     const Node& node = graph.nodes()[i];
     Device* d = s.node_device[i];
-    const TensorBinding& out = bind_[static_cast<size_t>(node.output)];
-    const size_t in_value = static_cast<size_t>(node.inputs.empty() ? 0 : node.inputs[0]);
-    if (node.op.kind() == OpKind::Copy && s.value_device[in_value] != d) {
+    if (crosses_devices(s, i)) {
+      const TensorBinding& out = bind_[static_cast<size_t>(node.output)];
+      const size_t in_value = static_cast<size_t>(node.inputs[0]);
       flush();
       s.value_device[in_value]->synchronize();
       const TensorBinding& in = bind_[in_value];
@@ -231,9 +276,7 @@ void Context::run(const Schedule& s, std::span<const int32_t> tokens) {
       current = d;
     }
     ledger_.ops[std::string(node.op.name())][d->properties().id]++;
-    Step step{&node.op, {}, out, node.name};
-    for (ValueId in : node.inputs) step.inputs.push_back(bind_[static_cast<size_t>(in)]);
-    steps.push_back(std::move(step));
+    steps.push_back(step(node));
   }
   flush();
   for (Device* d : devices) d->synchronize();

@@ -93,6 +93,13 @@ class Device {
   // Runs the steps in order; may return before they finish (see synchronize).
   virtual void run(std::span<const Step> steps) = 0;
   virtual void synchronize() = 0;
+  // Readies what a first run of such steps would set up, without running them (Vulkan: builds
+  // their pipelines, several at once), so that the first prompt and token do not pay for it.
+  // The steps' buffers need not hold data yet.
+  virtual void prepare(std::span<const Step> steps) {}
+  // Counts of the device's one-off work, by name (Vulkan: pipelines built in prepare and in
+  // runs), for tests and reports that ask where it happened.
+  virtual std::vector<std::pair<std::string, int64_t>> counters() const { return {}; }
   // Copies between two buffers of this device.
   virtual void copy(const Buffer& src, size_t src_offset, Buffer& dst, size_t dst_offset,
                     size_t bytes);

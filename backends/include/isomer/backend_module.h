@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#define ISOMER_BACKEND_API_VERSION 1u
+#define ISOMER_BACKEND_API_VERSION 2u
 
 namespace isomer {
 class Backend;

@@ -133,6 +133,7 @@ struct ContextStats {
 
 struct Schedule;
 class Graph;
+struct Node;
 using ValueId = int32_t;
 
 class Context {
@@ -177,6 +178,10 @@ class Context {
   };
   KvBuffer& kv_buffer(const std::string& name);
   static ValueId graph_value(const Graph& graph, const std::string& name);
+  Schedule plan(int64_t n_tokens, bool all_logits) const;
+  void prepare();
+  std::vector<Device*> bind(const Schedule& schedule, const std::vector<bool>& kept_value);
+  Step step(const Node& node) const;
   void run(const Schedule& schedule, std::span<const int32_t> tokens);
 
   const Model& model_;
