@@ -122,9 +122,32 @@ TEST_P(VecDot, Avx2AndPortableKernelsAgree) {
 #endif
 }
 
+// Q4_0 or Q8_0 weights against Q8_0 in the order of llama.cpp's repacked kernels, from the
+// blocks: per block the exact integer sum, times the product of the two scales, one fused
+// multiply-add.
+template <class W>
+float repacked_order(const uint8_t* w, const uint8_t* x, int64_t n) {
+  float acc = 0;
+  for (int64_t i = 0; i < n / quant::kQK; ++i) {
+    const auto& wb = reinterpret_cast<const W*>(w)[i];
+    const auto& xb = reinterpret_cast<const quant::BlockQ8_0*>(x)[i];
+    int sum = 0;
+    for (int j = 0; j < quant::kQK / 2; ++j) {
+      if constexpr (std::is_same_v<W, quant::BlockQ8_0>)
+        sum += wb.qs[j] * xb.qs[j] + wb.qs[j + quant::kQK / 2] * xb.qs[j + quant::kQK / 2];
+      else
+        sum += ((wb.qs[j] & 15) - 8) * xb.qs[j] + ((wb.qs[j] >> 4) - 8) * xb.qs[j + quant::kQK / 2];
+    }
+    acc = std::fma(static_cast<float>(sum), fp16_to_f32(wb.d) * fp16_to_f32(xb.d), acc);
+  }
+  return acc;
+}
+
 // Products of many weight rows with many activation rows run in tiles (decode: several weight
 // rows at once); each result must be the lone dot product's to the bit, at every tile edge
 // (11 weight rows and 5 activation rows are no multiples of a tile), in both instruction sets.
+// Q4_0 and Q8_0 products of several activation rows (prefill) take the order of llama.cpp's
+// repacked kernels instead (vec_dot_kernels.inc, lane tiles), to the bit.
 TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
   const DType type = GetParam(), act = cpu::activation_type(type);
   std::vector<const cpu::IsaKernels*> isas = {&cpu::portable::kKernels};
@@ -149,7 +172,12 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
       isa->dot_rows_fn(type)(w.data(), w_stride, rows, x.data(), x_stride, n_cols, n, out.data(), out_stride);
       for (int64_t c = 0; c < n_cols; ++c)
         for (int64_t r = 0; r < rows; ++r)
-          EXPECT_EQ(out[c * out_stride + r], isa->vec_dot_fn(type)(w.data() + r * w_stride, x.data() + c * x_stride, n))
+          EXPECT_EQ(out[c * out_stride + r],
+                    type == DType::Q4_0 && n_cols > 1
+                        ? repacked_order<quant::BlockQ4_0>(w.data() + r * w_stride, x.data() + c * x_stride, n)
+                    : type == DType::Q8_0 && n_cols > 1
+                        ? repacked_order<quant::BlockQ8_0>(w.data() + r * w_stride, x.data() + c * x_stride, n)
+                        : isa->vec_dot_fn(type)(w.data() + r * w_stride, x.data() + c * x_stride, n))
               << dtype_name(type) << " weight row " << r << ", activation row " << c << " of " << n_cols
               << (isa == &cpu::portable::kKernels ? ", portable" : ", avx2");
       for (int64_t c = 0; c < n_cols; ++c)  // nothing written between a row's results
