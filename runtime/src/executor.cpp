@@ -91,12 +91,12 @@ void Context::prepare() {
   }
 }
 
-Schedule Context::plan(int64_t n_tokens, bool all_logits) const {
+Schedule Context::plan(int64_t n_tokens, bool all_logits) {
   GraphBuilder builder(model_, Batch{.n_tokens = n_tokens, .n_past = n_past_, .n_ctx = n_ctx_,
                                      .all_logits = all_logits, .kv_type = kv_type_});
   find_architecture(model_.config().arch)->build(builder);
   return schedule(builder.graph(), model_.device(), model_.fallback_device(),
-                  [&](const std::string& name) { return const_cast<Context*>(this)->kv_buffer(name).device; });
+                  [&](const std::string& name) { return kv_buffer(name).device; });
 }
 
 Context::~Context() {

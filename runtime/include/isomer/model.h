@@ -178,7 +178,7 @@ class Context {
   };
   KvBuffer& kv_buffer(const std::string& name);
   static ValueId graph_value(const Graph& graph, const std::string& name);
-  Schedule plan(int64_t n_tokens, bool all_logits) const;
+  Schedule plan(int64_t n_tokens, bool all_logits);
   void prepare();
   std::vector<Device*> bind(const Schedule& schedule, const std::vector<bool>& kept_value);
   Step step(const Node& node) const;
