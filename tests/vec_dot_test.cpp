@@ -133,21 +133,47 @@ float repacked_order(const uint8_t* w, const uint8_t* x, int64_t n) {
     const auto& xb = reinterpret_cast<const quant::BlockQ8_0*>(x)[i];
     int sum = 0;
     for (int j = 0; j < quant::kQK / 2; ++j) {
-      if constexpr (std::is_same_v<W, quant::BlockQ8_0>)
-        sum += wb.qs[j] * xb.qs[j] + wb.qs[j + quant::kQK / 2] * xb.qs[j + quant::kQK / 2];
-      else
-        sum += ((wb.qs[j] & 15) - 8) * xb.qs[j] + ((wb.qs[j] >> 4) - 8) * xb.qs[j + quant::kQK / 2];
+      const int k = j + quant::kQK / 2;
+      if constexpr (std::is_same_v<W, quant::BlockQ8_0>) {
+        sum += wb.qs[j] * xb.qs[j] + wb.qs[k] * xb.qs[k];
+      } else {
+        sum += ((wb.qs[j] & 15) - 8) * xb.qs[j] + ((wb.qs[j] >> 4) - 8) * xb.qs[k];
+      }
     }
     acc = std::fma(static_cast<float>(sum), fp16_to_f32(wb.d) * fp16_to_f32(xb.d), acc);
   }
   return acc;
 }
 
+// Q4_K weights against Q8_K in the order of llama.cpp's q4_K_8x8 kernels: per block the exact
+// integer sums of the scaled levels and of the minimums times the activation's sub-block sums,
+// each times the product of its two scales in one fused multiply-add; the minimums' sum taken
+// off at the end. The 6-bit scales decoded as GGML's get_scale_min_k4 does.
+template <>
+float repacked_order<quant::BlockQ4_K>(const uint8_t* w, const uint8_t* x, int64_t n) {
+  float acc = 0, macc = 0;
+  for (int64_t i = 0; i < n / quant::kQK_K; ++i) {
+    const auto& wb = reinterpret_cast<const quant::BlockQ4_K*>(w)[i];
+    const auto& xb = reinterpret_cast<const cpu::BlockQ8_K*>(x)[i];
+    const uint8_t* q = wb.scales;
+    int sum = 0, msum = 0;
+    for (int j = 0; j < 8; ++j) {
+      const int sc = j < 4 ? q[j] & 63 : (q[j + 4] & 0xf) | (q[j - 4] >> 6) << 4;
+      const int mn = j < 4 ? q[j + 4] & 63 : (q[j + 4] >> 4) | (q[j] >> 6) << 4;
+      for (int l = 0; l < 32; ++l) sum += sc * (wb.qs[32 * (j / 2) + l] >> (4 * (j % 2)) & 15) * xb.qs[32 * j + l];
+      msum += mn * (xb.bsums[2 * j] + xb.bsums[2 * j + 1]);
+    }
+    acc = std::fma(static_cast<float>(sum), fp16_to_f32(wb.d) * xb.d, acc);
+    macc = std::fma(static_cast<float>(msum), fp16_to_f32(wb.dmin) * xb.d, macc);
+  }
+  return acc - macc;
+}
+
 // Products of many weight rows with many activation rows run in tiles (decode: several weight
 // rows at once); each result must be the lone dot product's to the bit, at every tile edge
 // (11 weight rows and 5 activation rows are no multiples of a tile), in both instruction sets.
-// Q4_0 and Q8_0 products of several activation rows (prefill) take the order of llama.cpp's
-// repacked kernels instead (vec_dot_kernels.inc, lane tiles), to the bit.
+// Q4_0, Q8_0 and Q4_K products of several activation rows (prefill) take the order of
+// llama.cpp's repacked kernels instead (vec_dot_kernels.inc, lane tiles), to the bit.
 TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
   const DType type = GetParam(), act = cpu::activation_type(type);
   std::vector<const cpu::IsaKernels*> isas = {&cpu::portable::kKernels};
@@ -167,17 +193,18 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
       const std::vector<float> xf = activations(n, rng);
       isa->quantize_activation(act, xf.data(), x.data() + c * x_stride, n);
     }
+    const auto expected = [&](const uint8_t* wr, const uint8_t* xr, int64_t n_cols) {
+      if (n_cols > 1 && type == DType::Q4_0) return repacked_order<quant::BlockQ4_0>(wr, xr, n);
+      if (n_cols > 1 && type == DType::Q8_0) return repacked_order<quant::BlockQ8_0>(wr, xr, n);
+      if (n_cols > 1 && type == DType::Q4_K) return repacked_order<quant::BlockQ4_K>(wr, xr, n);
+      return isa->vec_dot_fn(type)(wr, xr, n);
+    };
     for (int64_t n_cols : {cols, int64_t{1}}) {  // prefill tiles, decode tiles
       std::vector<float> out(static_cast<size_t>(n_cols * out_stride), NAN);
       isa->dot_rows_fn(type)(w.data(), w_stride, rows, x.data(), x_stride, n_cols, n, out.data(), out_stride);
       for (int64_t c = 0; c < n_cols; ++c)
         for (int64_t r = 0; r < rows; ++r)
-          EXPECT_EQ(out[c * out_stride + r],
-                    type == DType::Q4_0 && n_cols > 1
-                        ? repacked_order<quant::BlockQ4_0>(w.data() + r * w_stride, x.data() + c * x_stride, n)
-                    : type == DType::Q8_0 && n_cols > 1
-                        ? repacked_order<quant::BlockQ8_0>(w.data() + r * w_stride, x.data() + c * x_stride, n)
-                        : isa->vec_dot_fn(type)(w.data() + r * w_stride, x.data() + c * x_stride, n))
+          EXPECT_EQ(out[c * out_stride + r], expected(w.data() + r * w_stride, x.data() + c * x_stride, n_cols))
               << dtype_name(type) << " weight row " << r << ", activation row " << c << " of " << n_cols
               << (isa == &cpu::portable::kKernels ? ", portable" : ", avx2");
       for (int64_t c = 0; c < n_cols; ++c)  // nothing written between a row's results
