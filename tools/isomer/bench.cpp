@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <optional>
 #include <set>
 #include <thread>
@@ -165,11 +166,11 @@ void add_bench(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
   cmd->add_option("-m,--model", o->models, "GGUF model file (repeat for several)");
   cmd->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens, evaluated in one batch")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()))->capture_default_str();
   cmd->add_option("-n,--n-gen", o->n_gen, "Tokens generated one at a time after the prompt")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("-r,--repetitions", o->reps, "Timed repetitions (after one warm-up)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()))->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "CPU threads, a comma-separated list (0: all cores)")
       ->delimiter(',')->check(CLI::NonNegativeNumber);
   cmd->add_option("--backend,--device", o->backends,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "commands.h"
@@ -55,7 +56,7 @@ void add_compare(CLI::App& app) {
   cmd->add_option("--prompt-file", o->prompt_file,
                   "Speed: the prompt's text, its tokens repeated or cut to -p (default: synthetic ids)");
   cmd->add_option("-p,--n-prompt", o->engine.n_prompt, "Speed: prompt tokens in one batch")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()))->capture_default_str();
   cmd->add_option("-n,--n-gen", o->engine.n_gen, "Speed: tokens generated one at a time")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("-r,--repetitions", o->engine.reps, "Speed: timed repetitions (0: no speed runs)")
