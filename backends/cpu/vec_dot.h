@@ -53,9 +53,10 @@ float vec_dot(DType weight, const void* w_row, const void* x_act, int64_t n);
 // The dot products of `rows` weight rows (w_stride bytes apart) with `cols` converted
 // activation rows (x_stride apart), out[c * out_stride + r]: the block types compute them in
 // tiles that share loads and unpacking (prefill, and several weight rows at once in decode),
-// each to the bit what vec_dot gives, except Q4_0 and Q8_0 with cols > 1, which take the order
-// of llama.cpp's repacked kernels (one float accumulator per pair, one fused multiply-add of
-// each block's integer sum times the product of the scales).
+// each to the bit what vec_dot gives, except Q4_0, Q8_0 and Q4_K with cols > 1, which take the
+// order of llama.cpp's repacked kernels (one float accumulator per pair, one fused multiply-add
+// of each block's integer sum times the product of the scales; Q4_K a second accumulator for
+// its minimums, taken off at the end).
 using DotRowsFn = void (*)(const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride,
                            int64_t cols, int64_t n, float* out, int64_t out_stride);
 DotRowsFn dot_rows_fn(DType weight);
