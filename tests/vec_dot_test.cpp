@@ -97,13 +97,22 @@ TEST_P(VecDot, MatchesDequantizedDoubleDot) {
   }
 }
 
-// The AVX2 kernels against the portable ones on the same blocks: the same activation blocks
-// and bit-identical dot products (the portable code keeps the AVX2 lanes and their order).
-TEST_P(VecDot, Avx2AndPortableKernelsAgree) {
-#if defined(__x86_64__)
-  if (cpu::detected_isa() != cpu::Isa::Avx2) GTEST_SKIP() << "this CPU has no AVX2: only the portable kernels run";
+// The instruction sets this CPU runs, the portable one first.
+std::vector<cpu::Isa> runnable_isas() {
+  std::vector<cpu::Isa> isas;
+  for (cpu::Isa isa : {cpu::Isa::Portable, cpu::Isa::Avx2, cpu::Isa::Avx512})
+    if (isa <= cpu::detected_isa()) isas.push_back(isa);
+  return isas;
+}
+
+// The AVX2 and AVX-512 kernels against the portable ones on the same blocks: the same
+// activation blocks and bit-identical dot products (every path keeps the AVX2 lanes and their
+// order; VNNI's int8 sums are the same integers).
+TEST_P(VecDot, SimdAndPortableKernelsAgree) {
+  if (cpu::detected_isa() == cpu::Isa::Portable)
+    GTEST_SKIP() << "this CPU has no AVX2: only the portable kernels run";
   const DType type = GetParam(), act = cpu::activation_type(type);
-  const cpu::IsaKernels &avx2 = cpu::avx2::kKernels, &portable = cpu::portable::kKernels;
+  const cpu::IsaKernels& portable = cpu::portable::kKernels;
   std::mt19937 rng(11);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const int64_t n = 2048 + (traits(type).block_elems == 1 ? 13 : 0);
@@ -112,14 +121,14 @@ TEST_P(VecDot, Avx2AndPortableKernelsAgree) {
   std::vector<uint8_t> w(row_bytes(type, n)), a(row_bytes(act, n)), b(row_bytes(act, n));
   quantize_row(type, wf.data(), w.data(), n);
   const std::vector<float> x = activations(n, rng);
-  avx2.quantize_activation(act, x.data(), a.data(), n);
   portable.quantize_activation(act, x.data(), b.data(), n);
-  EXPECT_EQ(a, b) << dtype_name(type);
-  EXPECT_EQ(avx2.vec_dot_fn(type)(w.data(), a.data(), n), portable.vec_dot_fn(type)(w.data(), a.data(), n))
-      << dtype_name(type);
-#else
-  GTEST_SKIP() << "not x86-64: there are only the portable kernels";
-#endif
+  for (cpu::Isa isa : runnable_isas()) {
+    const cpu::IsaKernels& simd = cpu::isa_kernels(isa);
+    simd.quantize_activation(act, x.data(), a.data(), n);
+    EXPECT_EQ(a, b) << dtype_name(type) << ", " << cpu::isa_name(isa);
+    EXPECT_EQ(simd.vec_dot_fn(type)(w.data(), a.data(), n), portable.vec_dot_fn(type)(w.data(), a.data(), n))
+        << dtype_name(type) << ", " << cpu::isa_name(isa);
+  }
 }
 
 // Q4_0 or Q8_0 weights against Q8_0 in the order of llama.cpp's repacked kernels, from the
@@ -171,15 +180,12 @@ float repacked_order<quant::BlockQ4_K>(const uint8_t* w, const uint8_t* x, int64
 
 // Products of many weight rows with many activation rows run in tiles (decode: several weight
 // rows at once); each result must be the lone dot product's to the bit, at every tile edge
-// (11 weight rows and 5 activation rows are no multiples of a tile), in both instruction sets.
+// (11 weight rows and 5 activation rows are no multiples of a tile), in every instruction set
+// this CPU runs.
 // Q4_0, Q8_0 and Q4_K products of several activation rows (prefill) take the order of
 // llama.cpp's repacked kernels instead (vec_dot_kernels.inc, lane tiles), to the bit.
 TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
   const DType type = GetParam(), act = cpu::activation_type(type);
-  std::vector<const cpu::IsaKernels*> isas = {&cpu::portable::kKernels};
-#if defined(__x86_64__)
-  if (cpu::detected_isa() == cpu::Isa::Avx2) isas.push_back(&cpu::avx2::kKernels);
-#endif
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const int64_t n = 512 + (traits(type).block_elems == 1 ? 5 : 0), rows = 11, cols = 5, out_stride = 13;
@@ -188,7 +194,8 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
   for (float& v : wf) v = normal(rng) * 0.1f;
   std::vector<uint8_t> w(w_stride * rows), x(x_stride * cols);
   for (int64_t r = 0; r < rows; ++r) quantize_row(type, wf.data() + r * n, w.data() + r * w_stride, n);
-  for (const cpu::IsaKernels* isa : isas) {
+  for (cpu::Isa isa_id : runnable_isas()) {
+    const cpu::IsaKernels* isa = &cpu::isa_kernels(isa_id);
     for (int64_t c = 0; c < cols; ++c) {
       const std::vector<float> xf = activations(n, rng);
       isa->quantize_activation(act, xf.data(), x.data() + c * x_stride, n);
@@ -206,7 +213,7 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
         for (int64_t r = 0; r < rows; ++r)
           EXPECT_EQ(out[c * out_stride + r], expected(w.data() + r * w_stride, x.data() + c * x_stride, n_cols))
               << dtype_name(type) << " weight row " << r << ", activation row " << c << " of " << n_cols
-              << (isa == &cpu::portable::kKernels ? ", portable" : ", avx2");
+              << ", " << cpu::isa_name(isa_id);
       for (int64_t c = 0; c < n_cols; ++c)  // nothing written between a row's results
         for (int64_t r = rows; r < out_stride; ++r) EXPECT_TRUE(std::isnan(out[c * out_stride + r]));
     }

@@ -14,32 +14,49 @@ namespace {
 
 Isa cap_from_environment() {
   const char* env = std::getenv("ISOMER_CPU_ISA");
-  if (env == nullptr || *env == '\0') return Isa::Avx2;
+  if (env == nullptr || *env == '\0') return Isa::Avx512;
   const std::string_view v = env;
   if (v == "portable") return Isa::Portable;
   if (v == "avx2") return Isa::Avx2;
-  fail("cpu: ISOMER_CPU_ISA={} is not an instruction set isomer has kernels for (portable, avx2)", v);
+  if (v == "avx512") return Isa::Avx512;
+  fail("cpu: ISOMER_CPU_ISA={} is not an instruction set isomer has kernels for (portable, avx2, avx512)", v);
 }
 
 const IsaKernels& kernels() {
-  static const IsaKernels& k = []() -> const IsaKernels& {
-#if defined(__x86_64__)
-    if (active_isa() == Isa::Avx2) return avx2::kKernels;
-#endif
-    return portable::kKernels;
-  }();
+  static const IsaKernels& k = isa_kernels(active_isa());
   return k;
 }
 
 }  // namespace
 
-const char* isa_name(Isa isa) { return isa == Isa::Avx2 ? "avx2+fma+f16c" : "portable"; }
+const IsaKernels& isa_kernels(Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::Avx512) return avx512::kKernels;
+  if (isa == Isa::Avx2) return avx2::kKernels;
+#endif
+  return portable::kKernels;
+}
+
+const char* isa_name(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return "avx512+vnni";
+    case Isa::Avx2: return "avx2+fma+f16c";
+    default: return "portable";
+  }
+}
 
 Isa detected_isa() {
 #if defined(__x86_64__)
-  // Checks the OS saves the AVX registers too (XGETBV), not only CPUID.
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-    return Isa::Avx2;
+  // These check the OS saves the vector registers too (XGETBV), not only CPUID.
+  const bool avx2 =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  // AVX-512 as Ice Lake, Sapphire Rapids and Zen 4 have it: byte/word and 256-bit forms, and
+  // VNNI's int8 dot products.
+  if (avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vnni"))
+    return Isa::Avx512;
+  if (avx2) return Isa::Avx2;
 #endif
   return Isa::Portable;
 }

@@ -11,7 +11,8 @@
 
 namespace isomer::cpu {
 
-enum class Isa { Portable, Avx2 };
+// In order: each set's CPUs run the ones before it.
+enum class Isa { Portable, Avx2, Avx512 };
 
 // One instruction set's kernels (vec_dot.h's functions of the same names).
 struct IsaKernels {
@@ -29,12 +30,18 @@ extern const IsaKernels kKernels;
 namespace avx2 {
 extern const IsaKernels kKernels;
 }
+namespace avx512 {
+extern const IsaKernels kKernels;
+}
 #endif
+
+// One instruction set's kernels; the caller checks the CPU runs them (isa <= detected_isa()).
+const IsaKernels& isa_kernels(Isa isa);
 
 const char* isa_name(Isa isa);
 // The best instruction set this CPU supports.
 Isa detected_isa();
-// The one the kernels use: detected_isa(), capped by $ISOMER_CPU_ISA (portable | avx2) so
+// The one the kernels use: detected_isa(), capped by $ISOMER_CPU_ISA (portable | avx2 | avx512) so
 // tests and comparisons can run the lower paths; an unknown value is an error naming it.
 Isa active_isa();
 // What `isomer devices` shows: the active set, and why when it is below the detected one.
