@@ -180,7 +180,7 @@ float repacked_order<quant::BlockQ4_K>(const uint8_t* w, const uint8_t* x, int64
 
 // Products of many weight rows with many activation rows run in tiles (decode: several weight
 // rows at once); each result must be the lone dot product's to the bit, at every tile edge
-// (19 weight rows and 5 activation rows are no multiples of a tile), in every instruction set
+// (19 weight rows and 7 activation rows are no multiples of a tile), in every instruction set
 // this CPU runs.
 // Q4_0, Q8_0 and Q4_K products of several activation rows (prefill) take the order of
 // llama.cpp's repacked kernels instead (vec_dot_kernels.inc, lane tiles), to the bit.
@@ -188,7 +188,7 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
   const DType type = GetParam(), act = cpu::activation_type(type);
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  const int64_t n = 512 + (traits(type).block_elems == 1 ? 5 : 0), rows = 19, cols = 5, out_stride = 21;
+  const int64_t n = 512 + (traits(type).block_elems == 1 ? 5 : 0), rows = 19, cols = 7, out_stride = 21;
   const size_t w_stride = row_bytes(type, n), x_stride = row_bytes(act, n);
   std::vector<float> wf(static_cast<size_t>(n * rows));
   for (float& v : wf) v = normal(rng) * 0.1f;
