@@ -185,11 +185,11 @@ float repacked_order<quant::BlockQ4_K>(const uint8_t* w, const uint8_t* x, int64
 // Q4_0, Q8_0 and Q4_K products of several activation rows (prefill) take the order of
 // llama.cpp's repacked kernels instead (vec_dot_kernels.inc, lane tiles), to the bit.
 TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
-  const DType type = GetParam(), act = cpu::activation_type(type);
+  const DType type = GetParam();
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const int64_t n = 512 + (traits(type).block_elems == 1 ? 5 : 0), rows = 19, cols = 7, out_stride = 21;
-  const size_t w_stride = row_bytes(type, n), x_stride = row_bytes(act, n);
+  const size_t w_stride = row_bytes(type, n), x_stride = cpu::dot_rows_x_bytes(type, n);
   std::vector<float> wf(static_cast<size_t>(n * rows));
   for (float& v : wf) v = normal(rng) * 0.1f;
   std::vector<uint8_t> w(w_stride * rows), x(x_stride * cols);
@@ -198,7 +198,7 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
     const cpu::IsaKernels* isa = &cpu::isa_kernels(isa_id);
     for (int64_t c = 0; c < cols; ++c) {
       const std::vector<float> xf = activations(n, rng);
-      isa->quantize_activation(act, xf.data(), x.data() + c * x_stride, n);
+      cpu::convert_for_dot_rows(type, xf.data(), x.data() + c * x_stride, n);
     }
     const auto expected = [&](const uint8_t* wr, const uint8_t* xr, int64_t n_cols) {
       if (n_cols > 1 && type == DType::Q4_0) return repacked_order<quant::BlockQ4_0>(wr, xr, n);

@@ -21,18 +21,18 @@ constexpr int64_t kRowBlock = 16, kActBlock = 64;
 void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& x,
              const TensorView& w, const TensorView& out) {
   const int64_t rows = x.desc.rows(), k = x.desc.cols(), m = w.desc.shape[0];
-  const DType type = w.desc.type, act = activation_type(type);
-  const size_t w_stride = row_bytes(type, k), a_stride = row_bytes(act, k);
+  const DType type = w.desc.type;
+  const size_t w_stride = row_bytes(type, k), a_stride = dot_rows_x_bytes(type, k);
   const DotRowsFn dot = dot_rows_fn(type);
   const auto* wp = w.as<const uint8_t>();
   const float* xp = x.as<const float>();
   float* yp = out.as<float>();
-  // Activations in the weight's activation type (vec_dot.h), converted once per row.
+  // Activations as dot_rows reads them (vec_dot.h), converted once per row; f32 rows as they are.
   const auto* ap = reinterpret_cast<const uint8_t*>(xp);
-  if (act != DType::F32) {
+  if (type != DType::F32) {
     scratch.resize(std::max(scratch.size(), static_cast<size_t>(rows) * a_stride));
     pool.parallel_for(rows, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) quantize_activation(act, xp + r * k, scratch.data() + r * a_stride, k);
+      for (int64_t r = begin; r < end; ++r) convert_for_dot_rows(type, xp + r * k, scratch.data() + r * a_stride, k);
     });
     ap = scratch.data();
   }

@@ -102,6 +102,36 @@ void quantize_activation(DType act, const float* x, void* dst, int64_t n) {
   }
 }
 
+namespace {
+// The offset the AVX-512 lane tiles store a weight type's levels with (unsigned bytes for VNNI),
+// or 0 where dot_rows reads no summaries.
+int summary_offset(DType weight) {
+  switch (weight) {
+    case DType::Q4_0: return 8;
+    case DType::Q8_0: return 128;
+    default: return 0;
+  }
+}
+}  // namespace
+
+size_t dot_rows_x_bytes(DType weight, int64_t n) {
+  const size_t converted = row_bytes(activation_type(weight), n);
+  return summary_offset(weight) == 0 ? converted : converted + static_cast<size_t>(n / quant::kQK) * sizeof(ActSummary);
+}
+
+void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n) {
+  quantize_activation(activation_type(weight), x, dst, n);
+  const int offset = summary_offset(weight);
+  if (offset == 0) return;
+  const auto* blocks = static_cast<const quant::BlockQ8_0*>(dst);
+  auto* summary = reinterpret_cast<ActSummary*>(static_cast<uint8_t*>(dst) + row_bytes(DType::Q8_0, n));
+  for (int64_t i = 0; i < n / quant::kQK; ++i) {
+    int sum = 0;
+    for (const int8_t q : blocks[i].qs) sum += q;
+    summary[i] = {-offset * sum, fp16_to_f32(blocks[i].d)};
+  }
+}
+
 VecDotFn vec_dot_fn(DType weight) {
   activation_type(weight);  // validates the type
   return kernels().vec_dot_fn(weight);

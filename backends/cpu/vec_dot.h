@@ -50,8 +50,18 @@ using VecDotFn = float (*)(const void* w_row, const void* x_act, int64_t n);
 VecDotFn vec_dot_fn(DType weight);
 float vec_dot(DType weight, const void* w_row, const void* x_act, int64_t n);
 
-// The dot products of `rows` weight rows (w_stride bytes apart) with `cols` converted
-// activation rows (x_stride apart), out[c * out_stride + r]: the block types compute them in
+// The activation rows dot_rows reads: a row converted to activation_type(weight), followed,
+// for Q4_0 and Q8_0 weights, by a summary of each block (ActSummary): what the AVX-512 prompt
+// tiles would otherwise recompute for every 16 weight rows, computed once per matrix product.
+struct ActSummary {
+  int32_t neg_offset_sum;  // -(the offset of the weight's levels as the tiles store them: 8, 128) x the levels' sum
+  float d;                 // the block's scale
+};
+size_t dot_rows_x_bytes(DType weight, int64_t n);
+void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n);
+
+// The dot products of `rows` weight rows (w_stride bytes apart) with `cols` activation rows
+// from convert_for_dot_rows (x_stride apart), out[c * out_stride + r]: the block types compute them in
 // tiles that share loads and unpacking (prefill, and several weight rows at once in decode),
 // each to the bit what vec_dot gives, except Q4_0, Q8_0 and Q4_K with cols > 1, which take the
 // order of llama.cpp's repacked kernels (one float accumulator per pair, one fused multiply-add
