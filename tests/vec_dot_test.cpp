@@ -180,8 +180,8 @@ float repacked_order<quant::BlockQ4_K>(const uint8_t* w, const uint8_t* x, int64
 
 // Products of many weight rows with many activation rows run in tiles (decode: several weight
 // rows at once); each result must be the lone dot product's to the bit, at every tile edge
-// (19 weight rows and 7 activation rows are no multiples of a tile), in every instruction set
-// this CPU runs.
+// (18 or 19 weight rows and 7 activation rows are no multiples of a tile), in every instruction
+// set this CPU runs.
 // Q4_0, Q8_0 and Q4_K products of several activation rows (prefill) take the order of
 // llama.cpp's repacked kernels instead (vec_dot_kernels.inc, lane tiles), to the bit.
 TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
@@ -206,17 +206,19 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
       if (n_cols > 1 && type == DType::Q4_K) return repacked_order<quant::BlockQ4_K>(wr, xr, n);
       return isa->vec_dot_fn(type)(wr, xr, n);
     };
-    for (int64_t n_cols : {cols, int64_t{1}}) {  // prefill tiles, decode tiles
-      std::vector<float> out(static_cast<size_t>(n_cols * out_stride), NAN);
-      isa->dot_rows_fn(type)(w.data(), w_stride, rows, x.data(), x_stride, n_cols, n, out.data(), out_stride);
-      for (int64_t c = 0; c < n_cols; ++c)
-        for (int64_t r = 0; r < rows; ++r)
-          EXPECT_EQ(out[c * out_stride + r], expected(w.data() + r * w_stride, x.data() + c * x_stride, n_cols))
-              << dtype_name(type) << " weight row " << r << ", activation row " << c << " of " << n_cols
-              << ", " << cpu::isa_name(isa_id);
-      for (int64_t c = 0; c < n_cols; ++c)  // nothing written between a row's results
-        for (int64_t r = rows; r < out_stride; ++r) EXPECT_TRUE(std::isnan(out[c * out_stride + r]));
-    }
+    // Prefill tiles, decode tiles; 19 and 18 weight rows: edges of 3 and 2 rows.
+    for (int64_t n_cols : {cols, int64_t{1}})
+      for (int64_t n_rows : {rows, rows - 1}) {
+        std::vector<float> out(static_cast<size_t>(n_cols * out_stride), NAN);
+        isa->dot_rows_fn(type)(w.data(), w_stride, n_rows, x.data(), x_stride, n_cols, n, out.data(), out_stride);
+        for (int64_t c = 0; c < n_cols; ++c)
+          for (int64_t r = 0; r < n_rows; ++r)
+            EXPECT_EQ(out[c * out_stride + r], expected(w.data() + r * w_stride, x.data() + c * x_stride, n_cols))
+                << dtype_name(type) << " weight row " << r << " of " << n_rows << ", activation row " << c << " of "
+                << n_cols << ", " << cpu::isa_name(isa_id);
+        for (int64_t c = 0; c < n_cols; ++c)  // nothing written between a row's results
+          for (int64_t r = n_rows; r < out_stride; ++r) EXPECT_TRUE(std::isnan(out[c * out_stride + r]));
+      }
   }
 }
 
