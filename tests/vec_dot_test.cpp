@@ -6,6 +6,7 @@
 #include <isomer/ops/dtype.h>
 #include <isomer/ops/quant_blocks.h>
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -248,6 +249,23 @@ TEST(QuantizeActivation, FloatTypesRoundToNearestEven) {
   }
   EXPECT_EQ(fp16_to_f32(h[1]), 1.0f);                  // a tie rounds to the even mantissa
   EXPECT_EQ(fp16_to_f32(h[2]), 1.0f + 4 * 0x1p-11f);
+}
+
+// Every instruction set converts to F16 as f32_to_fp16 does, in its vector loop as in its tail:
+// ties, subnormals, overflow, signed zero, infinity, and NaN as the canonical quiet NaN.
+TEST(QuantizeActivation, F16ConversionIsTheSameInEveryInstructionSet) {
+  std::vector<float> x = {1.0f + 0x1p-11f, 1.0f + 3 * 0x1p-11f, 65519.0f, 65520.0f, 1e-6f, 0x1p-25f, 0x1p-24f * 1.5f,
+                          -0.0f, INFINITY, -INFINITY, 3e38f, -2.5f, 0.1f, 1e-8f, -1e-5f, 7.0f};
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 100.0f);
+  for (int i = 0; i < 37; ++i) x.push_back(normal(rng));
+  x.push_back(std::bit_cast<float>(0x7fa00001u));  // a NaN with a payload, in a later chunk
+  for (int i = 0; i < 5; ++i) x.push_back(normal(rng));
+  std::vector<uint16_t> h(x.size());
+  for (cpu::Isa isa : runnable_isas()) {
+    cpu::isa_kernels(isa).quantize_activation(DType::F16, x.data(), h.data(), static_cast<int64_t>(x.size()));
+    for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(h[i], f32_to_fp16(x[i])) << x[i] << ", " << cpu::isa_name(isa);
+  }
 }
 
 // Q8_0 / Q8_1 levels are x * 127/amax rounded to nearest even, as GGML's AVX2 code rounds them
