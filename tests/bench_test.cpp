@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -88,16 +89,31 @@ TEST(Bench, BandwidthIsPositive) {
   EXPECT_EQ(b.buffer_bytes, uint64_t{64} << 20);
 }
 
+TEST(Bench, ComputePeakIsMeasuredWhereTheCpuHasVectorUnits) {
+  const auto p = bench::compute_peak(2, 0.05);
+  EXPECT_EQ(p.threads, 2);
+  if (p.isa == "none") {
+    EXPECT_EQ(p.fp32_gflops, 0);
+    EXPECT_EQ(p.int8_gops, 0);
+  } else {
+    EXPECT_TRUE(p.isa == "avx512+vnni" || p.isa == "avx2") << p.isa;
+    EXPECT_GT(p.fp32_gflops, 1);  // any x86 vector unit does far more than 1 GFLOP/s
+    EXPECT_GT(p.int8_gops, 1);
+    EXPECT_TRUE(std::isfinite(p.fp32_gflops) && std::isfinite(p.int8_gops));
+  }
+  EXPECT_THROW(bench::compute_peak(0), Error);
+}
+
 TEST(Bench, JsonHasEveryField) {
   const Result r = cli("bench -m " + tiny() + " -p 8 -n 4 -r 2 -t 1,2 -o json --bandwidth "
-                       "--bandwidth-mib 64");
+                       "--bandwidth-mib 64 --compute-peak");
   ASSERT_EQ(r.status, 0) << r.out << r.err;
   const auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j["results"].size(), 2u);
   for (const auto& x : j["results"]) {
     for (const char* key : {"model", "description", "arch", "type", "size_bytes", "params",
                             "bytes_per_token", "backend", "device", "kernels", "threads", "n_prompt",
-                            "n_gen", "reps", "pp", "tg", "peak_rss_bytes", "roofline_pct"})
+                            "n_gen", "reps", "pp", "tg", "peak_rss_bytes", "roofline_pct", "compute_peak_pct"})
       EXPECT_TRUE(x.contains(key)) << key;
     EXPECT_EQ(x["model"], tiny());
     EXPECT_EQ(x["n_prompt"], 8);
@@ -110,6 +126,10 @@ TEST(Bench, JsonHasEveryField) {
   EXPECT_EQ(j["results"][1]["threads"], 2);
   ASSERT_EQ(j["bandwidth"].size(), 2u);
   EXPECT_GT(j["bandwidth"][0]["gb_per_s"].get<double>(), 0);
+  ASSERT_EQ(j["compute_peak"].size(), 2u);
+  EXPECT_EQ(j["compute_peak"][1]["threads"], 2);
+  if (j["compute_peak"][0]["isa"] != "none")  // the prompt's share of the peak, per result
+    for (const auto& x : j["results"]) EXPECT_GT(x["compute_peak_pct"].get<double>(), 0);
 }
 
 TEST(Bench, CsvAndMarkdown) {

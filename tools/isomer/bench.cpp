@@ -31,8 +31,21 @@ struct BenchOptions {
   bool bandwidth = false;
   double bandwidth_gbs = 0;  // given, not measured
   int bandwidth_mib = 1024;
+  bool compute_peak = false;
   bool progress = false;
 };
+
+// Percent of the CPU's arithmetic peak at its thread count that prompt processing reached
+// (2 operations per parameter and token; the int8 peak for block types, f32 otherwise).
+std::optional<double> compute_pct(const bench::Result& r, const std::vector<bench::ComputePeak>& peaks) {
+  for (const auto& p : peaks)
+    if (p.threads == r.threads && r.device.starts_with("cpu") && p.fp32_gflops > 0) {
+      const bool float_type = r.model.type.starts_with("F") || r.model.type.starts_with("BF");
+      const double peak = (float_type ? p.fp32_gflops : p.int8_gops) * 1e9;
+      return 100.0 * 2.0 * static_cast<double>(r.model.params) * r.prompt.mean / peak;
+    }
+  return std::nullopt;
+}
 
 // Percent of the bandwidth roof that generation reached, if a bandwidth is known.
 std::optional<double> roofline(const bench::Result& r, double gbs) {
@@ -46,8 +59,8 @@ const char* kernels_name(const bench::Result& r) {
   return r.params.load.kernels == KernelChoice::Vendor ? "vendor" : "portable";
 }
 
-void print_markdown(const std::vector<bench::Result>& results,
-                    const std::vector<bench::Bandwidth>& bw, double gbs) {
+void print_markdown(const std::vector<bench::Result>& results, const std::vector<bench::Bandwidth>& bw,
+                    const std::vector<bench::ComputePeak>& peaks, double gbs) {
   if (!results.empty()) {
     fmt::print("| model | size | params | backend | kernels | threads | test | t/s | peak RSS |{}\n",
                gbs > 0 ? " roofline |" : "");
@@ -82,13 +95,23 @@ void print_markdown(const std::vector<bench::Result>& results,
   if (gbs > 0 && !results.empty())
     fmt::print("\nroofline: weight bytes read per generated token × tg tokens/s ÷ {:.2f} GB/s{}\n",
                gbs, bw.empty() ? " (given)" : " (the best bandwidth measured)");
+  if (!peaks.empty()) {
+    fmt::print("\n| compute peak | threads | f32 GFLOP/s | int8 GOP/s |\n| --- | ---: | ---: | ---: |\n");
+    for (const auto& p : peaks)
+      fmt::print("| {} | {} | {:.1f} | {:.1f} |\n", p.isa, p.threads, p.fp32_gflops, p.int8_gops);
+    for (const auto& r : results)
+      if (const auto pct = compute_pct(r, peaks))
+        fmt::print("{}, {} thread(s): pp{} at {:.1f} % of the {} peak (2 operations per parameter and token)\n",
+                   r.model.description, r.threads, r.params.n_prompt, *pct,
+                   r.model.type.starts_with("F") || r.model.type.starts_with("BF") ? "f32" : "int8");
+  }
 }
 
 nlohmann::json stats_json(const bench::Stats& s) {
   return {{"mean", s.mean}, {"sd", s.sd}, {"samples", s.samples}};
 }
 
-nlohmann::json result_json(const bench::Result& r, double gbs) {
+nlohmann::json result_json(const bench::Result& r, const std::vector<bench::ComputePeak>& peaks, double gbs) {
   nlohmann::json j = {
       {"model", r.model.path},
       {"description", r.model.description},
@@ -113,17 +136,23 @@ nlohmann::json result_json(const bench::Result& r, double gbs) {
   };
   const auto roof = roofline(r, gbs);
   j["roofline_pct"] = roof ? nlohmann::json(*roof) : nlohmann::json(nullptr);
+  const auto pct = compute_pct(r, peaks);
+  j["compute_peak_pct"] = pct ? nlohmann::json(*pct) : nlohmann::json(nullptr);
   return j;
 }
 
-void print_json(const std::vector<bench::Result>& results,
-                const std::vector<bench::Bandwidth>& bw, double gbs) {
+void print_json(const std::vector<bench::Result>& results, const std::vector<bench::Bandwidth>& bw,
+                const std::vector<bench::ComputePeak>& peaks, double gbs) {
   nlohmann::json j = {{"results", nlohmann::json::array()},
-                      {"bandwidth", nlohmann::json::array()}};
-  for (const auto& r : results) j["results"].push_back(result_json(r, gbs));
+                      {"bandwidth", nlohmann::json::array()},
+                      {"compute_peak", nlohmann::json::array()}};
+  for (const auto& r : results) j["results"].push_back(result_json(r, peaks, gbs));
   for (const auto& b : bw)
     j["bandwidth"].push_back(
         {{"threads", b.threads}, {"gb_per_s", b.gb_per_s}, {"buffer_bytes", b.buffer_bytes}});
+  for (const auto& p : peaks)
+    j["compute_peak"].push_back(
+        {{"threads", p.threads}, {"isa", p.isa}, {"fp32_gflops", p.fp32_gflops}, {"int8_gops", p.int8_gops}});
   j["bandwidth_gb_per_s"] = gbs > 0 ? nlohmann::json(gbs) : nlohmann::json(nullptr);
   fmt::print("{}\n", j.dump(2));
 }
@@ -135,8 +164,8 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
-void print_csv(const std::vector<bench::Result>& results,
-               const std::vector<bench::Bandwidth>& bw, double gbs) {
+void print_csv(const std::vector<bench::Result>& results, const std::vector<bench::Bandwidth>& bw,
+               const std::vector<bench::ComputePeak>& peaks, double gbs) {
   fmt::print("model,description,type,size_bytes,params,backend,device,kernels,threads,test,n_prompt,"
              "n_gen,reps,avg_ts,stddev_ts,samples_ts,peak_rss_bytes,bandwidth_gbs,roofline_pct\n");
   for (const auto& r : results) {
@@ -156,6 +185,10 @@ void print_csv(const std::vector<bench::Result>& results,
   for (const auto& b : bw)
     fmt::print("bandwidth,,,{},,cpu,cpu,,{},bandwidth,,,,{:.4f},,,,{:.3f},\n", b.buffer_bytes,
                b.threads, b.gb_per_s, b.gb_per_s);
+  for (const auto& p : peaks)  // G operations per second in avg_ts, as bandwidth rows hold GB/s
+    fmt::print("compute_peak,{0},f32,,,cpu,cpu,,{1},peak_f32,,,,{2:.4f},,,,,\n"
+               "compute_peak,{0},int8,,,cpu,cpu,,{1},peak_int8,,,,{3:.4f},,,,,\n",
+               p.isa, p.threads, p.fp32_gflops, p.int8_gops);
 }
 
 }  // namespace
@@ -192,16 +225,22 @@ void add_bench(CLI::App& app) {
       ->check(CLI::PositiveNumber)->excludes(bw);
   cmd->add_option("--bandwidth-mib", o->bandwidth_mib, "Buffer of the bandwidth measurement")
       ->check(CLI::Range(64, 1 << 16))->capture_default_str();
+  cmd->add_flag("--compute-peak", o->compute_peak,
+                "Measure the CPU's f32 and int8 arithmetic peak at each thread count, and report "
+                "prompt processing's share of it");
   cmd->add_flag("--progress", o->progress, "Progress lines on stderr");
   cmd->callback([o] {
-    if (o->models.empty() && !o->bandwidth)
-      fail("bench: give at least one model (-m FILE) or --bandwidth");
+    if (o->models.empty() && !o->bandwidth && !o->compute_peak)
+      fail("bench: give at least one model (-m FILE), --bandwidth or --compute-peak");
     std::vector<bench::Bandwidth> bws;
+    std::vector<bench::ComputePeak> peaks;
     double gbs = o->bandwidth_gbs;
+    std::set<int> counts;
+    for (int t : o->threads)
+      counts.insert(t > 0 ? t : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    if (o->compute_peak)
+      for (int t : counts) peaks.push_back(bench::compute_peak(t));
     if (o->bandwidth) {
-      std::set<int> counts;
-      for (int t : o->threads)
-        counts.insert(t > 0 ? t : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
       for (int t : counts) {
         bws.push_back(bench::read_bandwidth(t, uint64_t(o->bandwidth_mib) << 20));
         if (o->progress)
@@ -226,9 +265,9 @@ void add_bench(CLI::App& app) {
             p.load.kernels = kernels == "vendor" ? KernelChoice::Vendor : KernelChoice::Portable;
             results.push_back(bench::run(p, progress));
           }
-    if (o->output == "json") print_json(results, bws, gbs);
-    else if (o->output == "csv") print_csv(results, bws, gbs);
-    else print_markdown(results, bws, gbs);
+    if (o->output == "json") print_json(results, bws, peaks, gbs);
+    else if (o->output == "csv") print_csv(results, bws, peaks, gbs);
+    else print_markdown(results, bws, peaks, gbs);
   });
 }
 

@@ -90,6 +90,19 @@ struct Bandwidth {
 // any cache, repeatedly for about `seconds`; the best pass counts.
 Bandwidth read_bandwidth(int threads, uint64_t buffer_bytes = uint64_t{1} << 30,
                          double seconds = 1.0);
+// The CPU's arithmetic peak, what prompt processing is judged against: `threads` threads run
+// register-only loops of independent fused multiply-adds (f32) and of int8 dot products
+// (VNNI's vpdpbusd, or AVX2's maddubs + madd + add, the sequences the kernels use) in the
+// widest vectors the CPU has, for about `seconds`; the best pass counts. An operation is a
+// multiply or an add (a multiply-add is 2). isa is "avx512+vnni", "avx2" or "none" (no x86
+// vector unit known here: both peaks 0).
+struct ComputePeak {
+  int threads = 1;
+  std::string isa;
+  double fp32_gflops = 0, int8_gops = 0;
+};
+ComputePeak compute_peak(int threads, double seconds = 0.5);
+
 // Memory bandwidth of a device with its own memory (a GPU): the device copies one buffer to
 // another through its copy op, for about `seconds`; bytes read plus bytes written per second
 // of the best pass (a copy is how GPU vendors quote it too). isomer::Error naming the device

@@ -18,6 +18,10 @@
 #include <memory>
 #include <thread>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace isomer::bench {
 namespace {
 
@@ -230,6 +234,92 @@ Bandwidth read_bandwidth(int threads, uint64_t buffer_bytes, double seconds) {
   sync.arrive_and_wait();
   pool.clear();
   return {threads, best, words * 8};
+}
+
+namespace {
+
+// The peak loops: kChains independent accumulators, so that each instruction's latency is
+// hidden and only its throughput counts; the sum is returned so no loop is optimised away.
+constexpr int kChains = 16;
+constexpr int64_t kPeakIterations = 1 << 18;
+
+#if defined(__x86_64__)
+[[gnu::target("avx512f")]] double fma_avx512() {
+  __m512 acc[kChains];
+  for (int k = 0; k < kChains; ++k) acc[k] = _mm512_set1_ps(static_cast<float>(k));
+  const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-3f);
+  for (int64_t i = 0; i < kPeakIterations; ++i)
+    for (__m512& v : acc) v = _mm512_fmadd_ps(v, a, b);
+  for (int k = 1; k < kChains; ++k) acc[0] = _mm512_add_ps(acc[0], acc[k]);
+  return _mm512_reduce_add_ps(acc[0]);
+}
+[[gnu::target("avx512f,avx512vnni")]] double dot_i8_avx512() {
+  __m512i acc[kChains];
+  for (int k = 0; k < kChains; ++k) acc[k] = _mm512_set1_epi32(k);
+  const __m512i u = _mm512_set1_epi8(3), s = _mm512_set1_epi8(-5);
+  for (int64_t i = 0; i < kPeakIterations; ++i)
+    for (__m512i& v : acc) v = _mm512_dpbusd_epi32(v, u, s);
+  for (int k = 1; k < kChains; ++k) acc[0] = _mm512_add_epi32(acc[0], acc[k]);
+  return _mm512_reduce_add_epi32(acc[0]);
+}
+[[gnu::target("avx2,fma")]] double fma_avx2() {
+  __m256 acc[kChains];
+  for (int k = 0; k < kChains; ++k) acc[k] = _mm256_set1_ps(static_cast<float>(k));
+  const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(1e-3f);
+  for (int64_t i = 0; i < kPeakIterations; ++i)
+    for (__m256& v : acc) v = _mm256_fmadd_ps(v, a, b);
+  float out[8];
+  for (int k = 1; k < kChains; ++k) acc[0] = _mm256_add_ps(acc[0], acc[k]);
+  _mm256_storeu_ps(out, acc[0]);
+  return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
+}
+[[gnu::target("avx2")]] double dot_i8_avx2() {
+  __m256i acc[kChains];
+  for (int k = 0; k < kChains; ++k) acc[k] = _mm256_set1_epi32(k);
+  const __m256i u = _mm256_set1_epi8(3), s = _mm256_set1_epi8(-5), ones = _mm256_set1_epi16(1);
+  for (int64_t i = 0; i < kPeakIterations; ++i)
+    for (__m256i& v : acc) v = _mm256_add_epi32(v, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), ones));
+  int32_t out[8];
+  for (int k = 1; k < kChains; ++k) acc[0] = _mm256_add_epi32(acc[0], acc[k]);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), acc[0]);
+  return out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
+}
+#endif
+
+// Operations per second of `threads` threads each running `loop` once, best of the passes.
+double peak_rate(int threads, double seconds, double ops_per_loop, double (*loop)()) {
+  std::atomic<double> sink{0};
+  double best = 0;
+  const auto t_end = Clock::now() + std::chrono::duration<double>(seconds);
+  for (int pass = 0; pass < 3 || Clock::now() < t_end; ++pass) {
+    const auto t0 = Clock::now();
+    {
+      std::vector<std::jthread> pool;
+      for (int t = 0; t < threads; ++t) pool.emplace_back([&] { sink = sink + loop(); });
+    }
+    best = std::max(best, ops_per_loop * threads / seconds_since(t0));
+  }
+  return best;
+}
+
+}  // namespace
+
+ComputePeak compute_peak(int threads, double seconds) {
+  if (threads < 1) fail("compute peak: at least 1 thread, not {}", threads);
+  ComputePeak p{threads, "none"};
+#if defined(__x86_64__)
+  const double n = static_cast<double>(kPeakIterations) * kChains;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni")) {
+    p.isa = "avx512+vnni";
+    p.fp32_gflops = peak_rate(threads, seconds / 2, n * 16 * 2, fma_avx512) / 1e9;
+    p.int8_gops = peak_rate(threads, seconds / 2, n * 64 * 2, dot_i8_avx512) / 1e9;
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    p.isa = "avx2";
+    p.fp32_gflops = peak_rate(threads, seconds / 2, n * 8 * 2, fma_avx2) / 1e9;
+    p.int8_gops = peak_rate(threads, seconds / 2, n * 32 * 2, dot_i8_avx2) / 1e9;
+  }
+#endif
+  return p;
 }
 
 Bandwidth device_bandwidth(Device& dev, uint64_t buffer_bytes, double seconds) {
