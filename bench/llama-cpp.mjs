@@ -5,9 +5,10 @@
 //     (isomer::bench::tokens), pp = the prompt evaluated in one batch from an empty cache,
 //     tg = n tokens decoded one at a time after it (greedy), one untimed warm-up repetition,
 //     then r timed ones.
-//   node bench/llama-cpp.mjs table DIR BANDWIDTH_GBS
-//     Reads DIR/*.json (isomer bench -o json and `measure` outputs) and prints a Markdown table
-//     of both engines, side by side, with the ratios.
+//   node bench/llama-cpp.mjs table DIR BANDWIDTH_GBS [PEAK.json]
+//     Reads DIR/m*.json (isomer bench -o json and `measure` outputs) and prints a Markdown table
+//     of both engines, side by side, with the ratios; PEAK.json (isomer bench --compute-peak -o
+//     json) adds the prompt's share of the compute peak.
 //
 // NLC_DIR names the folder where node-llama-cpp is installed (bench/vs-llama.sh does that).
 import fs from "node:fs";
@@ -90,11 +91,12 @@ async function measure(o) {
   console.log(JSON.stringify(result));
 }
 
-function table(dir, gbs) {
+// peaks: threads -> isomer bench --compute-peak's figures (empty: no prompt percentages).
+function table(dir, gbs, peaks) {
   // key: model + threads; value: {isomer: {pp: [], tg: [], ...}, "llama.cpp": {...}}
   const rows = new Map();
   const failed = [];
-  for (const f of fs.readdirSync(dir).filter(f => f.endsWith(".json")).sort()) {
+  for (const f of fs.readdirSync(dir).filter(f => /^m\d+-.*\.json$/.test(f)).sort()) {
     let j;
     try {
       j = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
@@ -113,13 +115,13 @@ function table(dir, gbs) {
       e.tg.push(...r.tg.samples);
       e.rss = Math.max(e.rss, r.peak_rss_bytes);
       if (r.engine === "isomer") Object.assign(row, {description: r.description,
-        size: r.size_bytes, bytes_per_token: r.bytes_per_token});
+        size: r.size_bytes, bytes_per_token: r.bytes_per_token, params: r.params, type: r.type});
     }
   }
   const f = s => `${s.mean.toFixed(2)} ± ${s.sd.toFixed(2)} (${s.samples.length})`;
   const mib = b => `${(b / 1048576).toFixed(0)}`;
   console.log("| model | size MiB | threads | test | isomer t/s | llama.cpp t/s | isomer / llama.cpp |" +
-              " roofline isomer | roofline llama.cpp | peak RSS MiB isomer / llama.cpp |");
+              " roof isomer | roof llama.cpp | peak RSS MiB isomer / llama.cpp |");
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const row of rows.values()) {
     const a = row.isomer, b = row["llama.cpp"];
@@ -128,14 +130,22 @@ function table(dir, gbs) {
       if (test === "tg" && row.n_gen === 0) continue;
       const sa = stats(a[test]), sb = stats(b[test]);
       const name = test === "pp" ? `pp${row.n_prompt}` : `tg${row.n_gen}`;
-      const pct = s => test === "tg" && gbs > 0
-        ? `${(100 * row.bytes_per_token * s.mean / (gbs * 1e9)).toFixed(1)} %` : "";
+      const peak = peaks.get(row.threads);
+      const float = /^B?F/.test(row.type);
+      const pct = s => test === "tg"
+        ? (gbs > 0 ? `${(100 * row.bytes_per_token * s.mean / (gbs * 1e9)).toFixed(1)} %` : "")
+        : (peak ? `${(100 * 2 * row.params * s.mean / ((float ? peak.fp32_gflops : peak.int8_gops) * 1e9)).toFixed(1)} %`
+                : "");
       console.log(`| ${row.description} (${path.basename(row.model)}) | ${mib(row.size)} | ` +
                   `${row.threads} | ${name} | ${f(sa)} | ${f(sb)} | ` +
                   `${(sa.mean / sb.mean).toFixed(2)} | ${pct(sa)} | ${pct(sb)} | ` +
                   `${mib(a.rss)} / ${mib(b.rss)} |`);
     }
   }
+  console.log("\nroof: generation as a share of the bandwidth roofline (weight bytes per token x" +
+              " tokens/s / bandwidth); prompt as a share of the CPU's compute peak at that thread" +
+              " count (2 operations per parameter and token; f32 peak for F32/F16/BF16 files, int8" +
+              " for block types)");
   if (failed.length)
     console.log(`\nruns without figures (failed or timed out): ${failed.join(", ")}`);
 }
@@ -143,8 +153,11 @@ function table(dir, gbs) {
 try {
   const [cmd, ...rest] = process.argv.slice(2);
   if (cmd === "measure") await measure(options(rest));
-  else if (cmd === "table") table(rest[0], parseFloat(rest[1] ?? "0"));
-  else throw new Error("usage: llama-cpp.mjs measure -m FILE ... | table DIR GBS");
+  else if (cmd === "table") {
+    const peaks = new Map();
+    if (rest[2]) for (const p of JSON.parse(fs.readFileSync(rest[2], "utf8")).compute_peak) peaks.set(p.threads, p);
+    table(rest[0], parseFloat(rest[1] ?? "0"), peaks);
+  } else throw new Error("usage: llama-cpp.mjs measure -m FILE ... | table DIR GBS [PEAK.json]");
 } catch (e) {
   console.error(`llama-cpp.mjs: ${e.message}`);
   process.exit(1);

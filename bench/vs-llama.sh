@@ -12,7 +12,8 @@
 # after it, greedy; each process loads the model and runs one untimed warm-up repetition first.
 # The engines alternate repetition by repetition (isomer first on odd repetitions, llama.cpp
 # first on even ones), so that the machine's other work falls on both. The streaming read
-# bandwidth is measured once (isomer bench --bandwidth) for the roofline columns.
+# bandwidth is measured once (isomer bench --bandwidth) for the roofline columns, and the CPU's
+# compute peak (isomer bench --compute-peak) for the prompt's share of it.
 #
 # Environment: ISOMER (default build/bin/isomer), NLC_DIR, NLC_VERSION (default 3.22.1),
 # KEEP (a folder to keep the raw JSON of every run in), RUN_TIMEOUT (seconds one process may
@@ -58,6 +59,7 @@ gbs=$("$isomer" bench --bandwidth -t "$bw_threads" -o json |
       node -e 'const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
                console.log(j.bandwidth_gb_per_s.toFixed(2))')
 echo "streaming read bandwidth (best of 1 GiB passes at $bw_threads threads): $gbs GB/s" >&2
+"$isomer" bench --compute-peak -t "$bw_threads" -o json >"$runs/compute-peak.json"
 
 i=0
 for m in "${models[@]}"; do
@@ -83,4 +85,4 @@ echo "p = $p prompt tokens, n = $n generated, r = $r repetitions per engine (mea
      "tokens/s); bandwidth $gbs GB/s; llama.cpp: node-llama-cpp $version, CPU," \
      "flash attention ${fa[*]:-off}"
 echo
-node bench/llama-cpp.mjs table "$runs" "$gbs"
+node bench/llama-cpp.mjs table "$runs" "$gbs" "$runs/compute-peak.json"
