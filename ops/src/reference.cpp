@@ -68,7 +68,8 @@ void add(std::span<const TensorView> in, const TensorView& out) {
 }
 
 void swiglu(std::span<const TensorView> in, const TensorView& out) {
-  for (int64_t i = 0; i < out.desc.elements(); ++i) {
+  const int64_t n = out.desc.elements();  // not in the loop's condition: it is a product over the shape
+  for (int64_t i = 0; i < n; ++i) {
     const float g = in[0].as<const float>()[i];
     out.as<float>()[i] = g / (1.0f + std::exp(-g)) * in[1].as<const float>()[i];
   }
