@@ -207,9 +207,9 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
       if (n_cols > 1 && type == DType::Q4_K) return repacked_order<quant::BlockQ4_K>(wr, xr, n);
       return isa->vec_dot_fn(type)(wr, xr, n);
     };
-    // Prefill tiles, decode tiles; 19 and 18 weight rows: edges of 3 and 2 rows.
+    // Prefill tiles, decode tiles; 19, 18 and 12 weight rows: edges of 3, 2 and 4 rows.
     for (int64_t n_cols : {cols, int64_t{1}})
-      for (int64_t n_rows : {rows, rows - 1}) {
+      for (int64_t n_rows : {rows, rows - 1, rows - 7}) {
         std::vector<float> out(static_cast<size_t>(n_cols * out_stride), NAN);
         isa->dot_rows_fn(type)(w.data(), w_stride, n_rows, x.data(), x_stride, n_cols, n, out.data(), out_stride);
         for (int64_t c = 0; c < n_cols; ++c)

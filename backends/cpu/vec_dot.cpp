@@ -103,11 +103,12 @@ void quantize_activation(DType act, const float* x, void* dst, int64_t n) {
 }
 
 namespace {
-// The offset the AVX-512 lane tiles store a weight type's levels with (unsigned bytes for VNNI),
-// or 0 where dot_rows reads no summaries.
+// The offset the AVX-512 tiles store a weight type's levels with (unsigned bytes for VNNI), or
+// 0 where dot_rows reads no summaries.
 int summary_offset(DType weight) {
   switch (weight) {
     case DType::Q4_0: return 8;
+    case DType::Q5_0: return 16;
     case DType::Q8_0: return 128;
     default: return 0;
   }
@@ -126,9 +127,14 @@ void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n) {
   const auto* blocks = static_cast<const quant::BlockQ8_0*>(dst);
   auto* summary = reinterpret_cast<ActSummary*>(static_cast<uint8_t*>(dst) + row_bytes(DType::Q8_0, n));
   for (int64_t i = 0; i < n / quant::kQK; ++i) {
-    int sum = 0;
-    for (const int8_t q : blocks[i].qs) sum += q;
-    summary[i] = {-offset * sum, fp16_to_f32(blocks[i].d)};
+    ActSummary& s = summary[i];
+    s.neg_offset_sum = 0;
+    for (int lane = 0; lane < 8; ++lane) {
+      const int8_t* q = blocks[i].qs + 4 * lane;
+      s.neg_offset_fours[lane] = -offset * (q[0] + q[1] + q[2] + q[3]);
+      s.neg_offset_sum += s.neg_offset_fours[lane];
+    }
+    s.d = fp16_to_f32(blocks[i].d);
   }
 }
 

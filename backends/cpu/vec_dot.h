@@ -51,11 +51,12 @@ VecDotFn vec_dot_fn(DType weight);
 float vec_dot(DType weight, const void* w_row, const void* x_act, int64_t n);
 
 // The activation rows dot_rows reads: a row converted to activation_type(weight), followed,
-// for Q4_0 and Q8_0 weights, by a summary of each block (ActSummary): what the AVX-512 prompt
-// tiles would otherwise recompute for every 16 weight rows, computed once per matrix product.
+// for Q4_0, Q5_0 and Q8_0 weights, by a summary of each block (ActSummary): what the AVX-512
+// tiles would otherwise recompute for every few weight rows, computed once per matrix product.
 struct ActSummary {
-  int32_t neg_offset_sum;  // -(the offset of the weight's levels as the tiles store them: 8, 128) x the levels' sum
+  int32_t neg_offset_sum;  // -(the offset of the weight's levels as the tiles store them: 8, 16, 128) x the levels' sum
   float d;                 // the block's scale
+  int32_t neg_offset_fours[8];  // the same by fours: levels 4L..4L+3 in lane L, as dot_tile's lanes
 };
 size_t dot_rows_x_bytes(DType weight, int64_t n);
 void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n);
