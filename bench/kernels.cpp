@@ -1,0 +1,84 @@
+// Throughput of the CPU matrix-product kernels (dot_rows, as mat_mul calls them: 16 weight rows
+// a call), in weight bytes per second on one thread, for every weight type:
+//   decode/hot   one activation row, a 512 KiB matrix that stays in L2: the kernel's compute rate;
+//   decode/cold  one activation row, 1 GiB of weights streamed from DRAM: what decode gets;
+//   prompt/hot   64 activation rows (a prefill tile), the weights in cache.
+// A type whose decode/hot rate is near its decode/cold rate is compute-bound in decode; one far
+// above it is bound by memory. isomer bench --bandwidth gives the streaming read rate to
+// compare with. Run: build/bin/isomer_kernel_bench [--benchmark_filter=Q4_0]
+#include <benchmark/benchmark.h>
+#include <isomer/ops/dtype.h>
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cpu/vec_dot.h"
+
+namespace {
+
+using namespace isomer;
+
+constexpr int64_t kCols = 2048;         // the row length (TinyLlama's hidden size)
+constexpr int64_t kRowsPerCall = 16;    // mat_mul's row block
+
+void dot_rows(benchmark::State& state, DType type, int64_t act_rows, size_t weight_bytes) {
+  const size_t w_stride = row_bytes(type, kCols), x_stride = cpu::dot_rows_x_bytes(type, kCols);
+  const int64_t rows = std::max<int64_t>(kRowsPerCall, static_cast<int64_t>(weight_bytes / w_stride) / kRowsPerCall * kRowsPerCall);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  // 64 quantised rows repeated: real scales and levels, without quantising a gigabyte.
+  std::vector<float> f(static_cast<size_t>(kCols));
+  std::vector<uint8_t> w(w_stride * static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    if (r < 64) {
+      for (float& v : f) v = normal(rng) * 0.05f;
+      quantize_row(type, f.data(), w.data() + r * w_stride, kCols);
+    } else {
+      std::memcpy(w.data() + r * w_stride, w.data() + (r % 64) * w_stride, w_stride);
+    }
+  }
+  std::vector<uint8_t> x(x_stride * static_cast<size_t>(act_rows));
+  for (int64_t c = 0; c < act_rows; ++c) {
+    for (float& v : f) v = normal(rng);
+    cpu::convert_for_dot_rows(type, f.data(), x.data() + c * x_stride, kCols);
+  }
+  std::vector<float> out(static_cast<size_t>(rows * act_rows));
+  const cpu::DotRowsFn dot = cpu::dot_rows_fn(type);
+  for (auto _ : state) {
+    for (int64_t r0 = 0; r0 < rows; r0 += kRowsPerCall)
+      dot(w.data() + r0 * w_stride, w_stride, kRowsPerCall, x.data(), x_stride, act_rows, kCols, out.data() + r0, rows);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
+  state.counters["weights/s"] = benchmark::Counter(static_cast<double>(state.iterations()) * static_cast<double>(rows * kCols),
+                                                   benchmark::Counter::kIsRate);
+}
+
+void register_all() {
+  const DType types[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1,
+                         DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+  constexpr size_t kHot = size_t{512} << 10, kCold = size_t{1} << 30;
+  for (DType t : types) {
+    const std::string name(dtype_name(t));
+    benchmark::RegisterBenchmark((name + "/decode/hot").c_str(), dot_rows, t, 1, kHot)->UseRealTime();
+    benchmark::RegisterBenchmark((name + "/decode/cold").c_str(), dot_rows, t, 1, kCold)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((name + "/prompt/hot").c_str(), dot_rows, t, 64, kHot)->UseRealTime();
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
