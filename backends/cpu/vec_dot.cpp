@@ -103,38 +103,55 @@ void quantize_activation(DType act, const float* x, void* dst, int64_t n) {
 }
 
 namespace {
-// The offset the AVX-512 tiles store a weight type's levels with (unsigned bytes for VNNI), or
-// 0 where dot_rows reads no summaries.
+// The offset the AVX-512 tiles store a weight type's levels with (unsigned bytes for VNNI) where
+// dot_rows reads its activation blocks' summaries (the prompt lane tiles), or 0.
 int summary_offset(DType weight) {
   switch (weight) {
     case DType::Q4_0: return 8;
-    case DType::Q5_0: return 16;
     case DType::Q8_0: return 128;
+    default: return 0;
+  }
+}
+// The offset of a weight type's levels where dot_rows reads the offset's share by fours (the
+// decode tiles of four rows per register), or 0.
+int fours_offset(DType weight) {
+  switch (weight) {
+    case DType::Q4_0: return 8;
+    case DType::Q5_0: return 16;
     default: return 0;
   }
 }
 }  // namespace
 
 size_t dot_rows_x_bytes(DType weight, int64_t n) {
-  const size_t converted = row_bytes(activation_type(weight), n);
-  return summary_offset(weight) == 0 ? converted : converted + static_cast<size_t>(n / quant::kQK) * sizeof(ActSummary);
+  const auto blocks = static_cast<size_t>(n / quant::kQK);
+  return row_bytes(activation_type(weight), n) + (summary_offset(weight) == 0 ? 0 : blocks * sizeof(ActSummary)) +
+         (fours_offset(weight) == 0 ? 0 : blocks * sizeof(ActFours));
 }
 
 void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n) {
   quantize_activation(activation_type(weight), x, dst, n);
-  const int offset = summary_offset(weight);
-  if (offset == 0) return;
+  const int summary = summary_offset(weight), fours = fours_offset(weight);
+  if (summary == 0 && fours == 0) return;
   const auto* blocks = static_cast<const quant::BlockQ8_0*>(dst);
-  auto* summary = reinterpret_cast<ActSummary*>(static_cast<uint8_t*>(dst) + row_bytes(DType::Q8_0, n));
-  for (int64_t i = 0; i < n / quant::kQK; ++i) {
-    ActSummary& s = summary[i];
-    s.neg_offset_sum = 0;
-    for (int lane = 0; lane < 8; ++lane) {
-      const int8_t* q = blocks[i].qs + 4 * lane;
-      s.neg_offset_fours[lane] = -offset * (q[0] + q[1] + q[2] + q[3]);
-      s.neg_offset_sum += s.neg_offset_fours[lane];
+  const int64_t nb = n / quant::kQK;
+  uint8_t* extra = static_cast<uint8_t*>(dst) + row_bytes(DType::Q8_0, n);
+  if (summary != 0) {
+    auto* s = reinterpret_cast<ActSummary*>(extra);
+    for (int64_t i = 0; i < nb; ++i) {
+      int sum = 0;
+      for (const int8_t q : blocks[i].qs) sum += q;
+      s[i] = {-summary * sum, fp16_to_f32(blocks[i].d)};
     }
-    s.d = fp16_to_f32(blocks[i].d);
+    extra += nb * sizeof(ActSummary);
+  }
+  if (fours != 0) {
+    auto* f = reinterpret_cast<ActFours*>(extra);
+    for (int64_t i = 0; i < nb; ++i)
+      for (int lane = 0; lane < 8; ++lane) {
+        const int8_t* q = blocks[i].qs + 4 * lane;
+        f[i].neg_offset[lane] = -fours * (q[0] + q[1] + q[2] + q[3]);
+      }
   }
 }
 

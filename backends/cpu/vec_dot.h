@@ -50,13 +50,17 @@ using VecDotFn = float (*)(const void* w_row, const void* x_act, int64_t n);
 VecDotFn vec_dot_fn(DType weight);
 float vec_dot(DType weight, const void* w_row, const void* x_act, int64_t n);
 
-// The activation rows dot_rows reads: a row converted to activation_type(weight), followed,
-// for Q4_0, Q5_0 and Q8_0 weights, by a summary of each block (ActSummary): what the AVX-512
-// tiles would otherwise recompute for every few weight rows, computed once per matrix product.
+// The activation rows dot_rows reads: a row converted to activation_type(weight), followed by
+// per-block data that the AVX-512 tiles would otherwise recompute for every few weight rows,
+// computed once per matrix product: for Q4_0 and Q8_0 weights a summary of each block
+// (ActSummary, for the prompt lane tiles), then for Q4_0 and Q5_0 the levels' offset share by
+// fours (ActFours, for the decode tiles).
 struct ActSummary {
-  int32_t neg_offset_sum;  // -(the offset of the weight's levels as the tiles store them: 8, 16, 128) x the levels' sum
+  int32_t neg_offset_sum;  // -(the offset of the weight's levels as the tiles store them: 8, 128) x the levels' sum
   float d;                 // the block's scale
-  int32_t neg_offset_fours[8];  // the same by fours: levels 4L..4L+3 in lane L, as dot_tile's lanes
+};
+struct ActFours {
+  int32_t neg_offset[8];  // -(the weight's offset: 8, 16) x the sum of levels 4L..4L+3, in lane L as dot_tile's
 };
 size_t dot_rows_x_bytes(DType weight, int64_t n);
 void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n);
