@@ -19,36 +19,61 @@ void pause() {
 
 constexpr int kSpinIterations = 20000;
 
+// Chunks per thread's share. The owner streams its share in order whatever the chunk size
+// (a matrix product's tiles fetch the rows after them, which the same thread reads next), so
+// chunks can be small, and the last one, which the team waits for, short: decode of TinyLlama
+// Q4_0 at 2 threads spent 9-13 % of its samples waiting with 4 chunks per thread taken in turn.
+constexpr int64_t kChunksPerThread = 16;
+
+uint64_t pack(uint64_t front, uint64_t back) { return front | back << 32; }
+
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) {
-  for (int i = 1; i < std::max(1, threads); ++i) workers_.emplace_back([this] { work(); });
+ThreadPool::ThreadPool(int threads) : shares_(std::make_unique<Share[]>(std::max(1, threads))) {
+  for (int i = 1; i < std::max(1, threads); ++i) workers_.emplace_back([this, i] { work(i); });
 }
 
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard lock(mutex_);
-    stop_ = true;
+    stop_.store(true);
     generation_.fetch_add(1);
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::run_chunks() {
-  for (;;) {
-    const int64_t begin = next_.fetch_add(chunk_);
-    if (begin >= n_) return;
-    try {
-      (*fn_)(begin, std::min(n_, begin + chunk_));
-    } catch (...) {
-      std::lock_guard lock(error_mutex_);
-      if (!error_) error_ = std::current_exception();
-    }
+// Claims one chunk of `share` (its front for the owner, its back for a helper) and runs it;
+// false when the share has none left.
+bool ThreadPool::run_chunk(Share& share, bool own) {
+  uint64_t range = share.range.load(std::memory_order_relaxed);
+  uint64_t front, back, chunk;
+  do {
+    front = range & 0xffffffff;
+    back = range >> 32;
+    if (front >= back) return false;
+    chunk = own ? front : back - 1;
+  } while (!share.range.compare_exchange_weak(range, own ? pack(front + 1, back) : pack(front, back - 1),
+                                              std::memory_order_relaxed));
+  const int64_t begin = static_cast<int64_t>(chunk) * chunk_;
+  try {
+    (*fn_)(begin, std::min(n_, begin + chunk_));
+  } catch (...) {
+    std::lock_guard lock(error_mutex_);
+    if (!error_) error_ = std::current_exception();
   }
+  return true;
 }
 
-void ThreadPool::work() {
+void ThreadPool::run_chunks(int index) {
+  while (run_chunk(shares_[index], true)) {
+  }
+  for (int i = 1; i < size(); ++i)
+    while (run_chunk(shares_[(index + i) % size()], false)) {
+    }
+}
+
+void ThreadPool::work(int index) {
   uint64_t seen = 0;
   for (;;) {
     int spins = 0;
@@ -59,11 +84,8 @@ void ThreadPool::work() {
       wake_.wait(lock, [&] { return generation_.load() != seen; });
     }
     seen = generation_.load(std::memory_order_acquire);
-    {
-      std::lock_guard lock(mutex_);
-      if (stop_) return;
-    }
-    run_chunks();
+    if (stop_.load()) return;
+    run_chunks(index);
     busy_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
@@ -76,11 +98,12 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
     fn(0, n);
     return;
   }
-  // Several chunks per thread balance uneven work (attention rows, ragged tails).
   fn_ = &fn;
   n_ = n;
-  chunk_ = std::max(grain, (n + 4 * size() - 1) / (4 * size()));
-  next_.store(0);
+  chunk_ = std::max(grain, (n + kChunksPerThread * size() - 1) / (kChunksPerThread * size()));
+  const int64_t chunks = (n + chunk_ - 1) / chunk_;
+  for (int t = 0; t < size(); ++t)
+    shares_[t].range.store(pack(chunks * t / size(), chunks * (t + 1) / size()), std::memory_order_relaxed);
   error_ = nullptr;
   busy_.store(static_cast<int>(workers_.size()), std::memory_order_release);
   {
@@ -88,7 +111,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
     generation_.fetch_add(1, std::memory_order_acq_rel);
   }
   wake_.notify_all();
-  run_chunks();
+  run_chunks(0);
   // Spin briefly (the workers usually finish together), then yield: on an oversubscribed
   // machine a descheduled worker would otherwise cost a whole time slice of spinning.
   for (int spins = 0; busy_.load(std::memory_order_acquire) != 0;)

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -21,26 +22,34 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
-  // Calls fn(begin, end) on disjoint chunks covering [0, n), at least `grain` items each,
-  // spread over the team (the caller works too); returns when all are done. The first
-  // exception thrown by fn is rethrown here.
+  // Calls fn(begin, end) on disjoint chunks covering [0, n), at least `grain` items each
+  // (but the last), spread over the team (the caller works too); returns when all are done.
+  // Each thread takes the chunks of its own contiguous share in order, then helps the others
+  // from the far end of theirs. The first exception thrown by fn is rethrown here.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
  private:
-  void work();
-  void run_chunks();
+  // One thread's share of the current loop, in chunks: [front, back) packed in one word, so
+  // the owner (taking the front) and a helper (taking the back) claim chunks with one CAS.
+  struct alignas(64) Share {
+    std::atomic<uint64_t> range{0};
+  };
+
+  void work(int index);
+  void run_chunks(int index);
+  bool run_chunk(Share& share, bool own);
 
   std::vector<std::thread> workers_;
+  std::unique_ptr<Share[]> shares_;  // one per thread; the caller's is 0
   std::mutex mutex_;
   std::condition_variable wake_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> busy_{0};
-  bool stop_ = false;
+  std::atomic<bool> stop_{false};
 
   // The current loop.
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t n_ = 0, chunk_ = 1;
-  std::atomic<int64_t> next_{0};
   std::exception_ptr error_;
   std::mutex error_mutex_;
 };
