@@ -325,6 +325,24 @@ TEST(QuantizeActivation, Q8_KBlockSumsAndReconstruction) {
   }
 }
 
+// Where +a and -a both have the largest magnitude, the first sets the scale's sign, in every
+// instruction set (the SIMD code finds the maximum first, then its first position).
+TEST(QuantizeActivation, Q8_KScaleFollowsTheFirstOfEqualMagnitudes) {
+  for (const bool negative_first : {false, true}) {
+    std::vector<float> x(256);
+    for (int j = 0; j < 256; ++j) x[j] = 0.01f * static_cast<float>(j % 17 - 8);
+    x[37] = negative_first ? -5.0f : 5.0f;
+    x[200] = -x[37];
+    for (const cpu::Isa isa : runnable_isas()) {
+      BlockQ8_K b;
+      cpu::isa_kernels(isa).quantize_activation(DType::Q8_K, x.data(), &b, 256);
+      EXPECT_EQ(b.qs[37], -127) << cpu::isa_name(isa);
+      EXPECT_EQ(b.qs[200], 127) << cpu::isa_name(isa);
+      EXPECT_EQ(b.d < 0, !negative_first) << cpu::isa_name(isa);
+    }
+  }
+}
+
 TEST(QuantizeActivation, RejectsWeightOnlyTypesAndPartialBlocks) {
   std::vector<float> x(512);
   std::vector<uint8_t> out(1024);
