@@ -109,7 +109,6 @@ bool splits_with_output(const Op& op, size_t input, const TensorView& in, int64_
     case OpKind::GetRows: return input == 1;
     case OpKind::RmsNorm: return input == 0;
     case OpKind::Add: return input == 0 || (in.desc.shape.size() == 2 && in.desc.rows() == rows);
-    case OpKind::SwiGlu: return true;
     case OpKind::Rope: return input < 2;
     default: return false;
   }
@@ -162,6 +161,7 @@ class CpuDevice final : public Device {
         return mat_mul(pool_, scratch_, in[0], in[1], out);
       case OpKind::Attention:
         return attention(pool_, std::get<AttentionParams>(op.params), in[0], in[1], in[2], out);
+      case OpKind::SwiGlu: return swiglu(pool_, in[0], in[1], out);
       case OpKind::StoreKV:
       case OpKind::Copy: return reference(op, in, out);
       default: break;

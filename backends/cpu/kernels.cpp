@@ -107,4 +107,11 @@ void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
   });
 }
 
+void swiglu(ThreadPool& pool, const TensorView& g, const TensorView& u, const TensorView& out) {
+  // Elementwise, in chunks of at least 8192 elements (a few microseconds each).
+  pool.parallel_for(out.desc.elements(), 8192, [&](int64_t begin, int64_t end) {
+    silu_mul(g.as<const float>() + begin, u.as<const float>() + begin, out.as<float>() + begin, end - begin);
+  });
+}
+
 }  // namespace isomer::cpu

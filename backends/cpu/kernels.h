@@ -1,4 +1,5 @@
-// The CPU backend's own kernels for the ops where time goes (matrix products, attention).
+// The CPU backend's own kernels for the ops where time goes (matrix products, attention,
+// SwiGLU's exponentials).
 // Other ops run the ops/ reference code on row ranges, in parallel.
 #pragma once
 
@@ -16,5 +17,6 @@ void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& 
              const TensorView& w, const TensorView& out);
 void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
                const TensorView& k, const TensorView& v, const TensorView& out);
+void swiglu(ThreadPool& pool, const TensorView& g, const TensorView& u, const TensorView& out);
 
 }  // namespace isomer::cpu

@@ -172,5 +172,6 @@ float vec_dot(DType weight, const void* w_row, const void* x_act, int64_t n) {
 
 void mad_f16(uint16_t* y, const uint16_t* x, float v, int64_t n) { kernels().mad_f16(y, x, v, n); }
 void scale_f16(uint16_t* y, float v, int64_t n) { kernels().scale_f16(y, v, n); }
+void silu_mul(const float* g, const float* u, float* y, int64_t n) { kernels().silu_mul(g, u, y, n); }
 
 }  // namespace isomer::cpu

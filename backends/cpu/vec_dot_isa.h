@@ -21,6 +21,7 @@ struct IsaKernels {
   DotRowsFn (*dot_rows_fn)(DType weight);
   void (*mad_f16)(uint16_t* y, const uint16_t* x, float v, int64_t n);
   void (*scale_f16)(uint16_t* y, float v, int64_t n);
+  void (*silu_mul)(const float* g, const float* u, float* y, int64_t n);
 };
 
 namespace portable {
