@@ -1,5 +1,5 @@
-// Throughput of the CPU matrix-product kernels (dot_rows, as mat_mul calls them: 16 weight rows
-// a call), in weight bytes per second on one thread, for every weight type:
+// Throughput of the CPU matrix-product kernels (dot_rows, as mat_mul calls them: up to 64 KiB of
+// weight rows a call), in weight bytes per second on one thread, for every weight type:
 //   decode/hot   one activation row, a 512 KiB matrix that stays in L2: the kernel's compute rate;
 //   decode/cold  one activation row, 1 GiB of weights streamed from DRAM: what decode gets;
 //   prompt/hot   64 activation rows (a prefill tile), the weights in cache.
@@ -15,18 +15,19 @@
 #include <string>
 #include <vector>
 
+#include "cpu/kernels.h"
 #include "cpu/vec_dot.h"
 
 namespace {
 
 using namespace isomer;
 
-constexpr int64_t kCols = 2048;         // the row length (TinyLlama's hidden size)
-constexpr int64_t kRowsPerCall = 16;    // mat_mul's row block
+constexpr int64_t kCols = 2048;  // the row length (TinyLlama's hidden size)
 
 void dot_rows(benchmark::State& state, DType type, int64_t act_rows, size_t weight_bytes) {
   const size_t w_stride = row_bytes(type, kCols), x_stride = cpu::dot_rows_x_bytes(type, kCols);
-  const int64_t rows = std::max<int64_t>(kRowsPerCall, static_cast<int64_t>(weight_bytes / w_stride) / kRowsPerCall * kRowsPerCall);
+  const int64_t call_rows = cpu::dot_rows_call_rows(w_stride);
+  const int64_t rows = std::max<int64_t>(call_rows, static_cast<int64_t>(weight_bytes / w_stride) / call_rows * call_rows);
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   // 64 quantised rows repeated: real scales and levels, without quantising a gigabyte.
@@ -48,8 +49,8 @@ void dot_rows(benchmark::State& state, DType type, int64_t act_rows, size_t weig
   std::vector<float> out(static_cast<size_t>(rows * act_rows));
   const cpu::DotRowsFn dot = cpu::dot_rows_fn(type);
   for (auto _ : state) {
-    for (int64_t r0 = 0; r0 < rows; r0 += kRowsPerCall)
-      dot(w.data() + r0 * w_stride, w_stride, kRowsPerCall, x.data(), x_stride, act_rows, kCols, out.data() + r0, rows);
+    for (int64_t r0 = 0; r0 < rows; r0 += call_rows)
+      dot(w.data() + r0 * w_stride, w_stride, call_rows, x.data(), x_stride, act_rows, kCols, out.data() + r0, rows);
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }

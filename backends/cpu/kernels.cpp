@@ -13,15 +13,19 @@ namespace {
 
 // Weight rows handled together: each is read from memory once and stays in L1/L2 while the
 // activation rows meet it, kActBlock at a time (a chunk that stays in L2); decode, with one
-// activation row, streams the weights. Work is shared out in blocks of kRowBlock rows, and each
-// dot_rows call takes up to kCallBytes of weight rows (a multiple of kRowBlock): the kernels
-// that pack a call's operands once (Q5_0 and Q6_K pairs) then pack the activations for more
-// rows, while the packed weights stay in L2. pp128 at 2 threads, 16 rows per call before:
-// qwen2.5-0.5b Q4_K_M 292 -> 318 tok/s, TinyLlama Q4_K_M 168 -> 196 (128 KiB: 323, 183).
+// activation row, streams the weights. Work is shared out in blocks of kRowBlock rows.
 constexpr int64_t kRowBlock = 16, kActBlock = 64;
+// The kernels that pack a call's operands once (Q5_0 and Q6_K pairs) pack the activations once
+// per call, so a call takes more rows than a block, while its packed weights stay in L2. pp128
+// at 2 threads, 16 rows per call before: qwen2.5-0.5b Q4_K_M 292 -> 318 tok/s, TinyLlama Q4_K_M
+// 168 -> 196 (128 KiB: 323, 183).
 constexpr size_t kCallBytes = 64 << 10;
 
 }  // namespace
+
+int64_t dot_rows_call_rows(size_t w_stride) {
+  return std::max<int64_t>(1, static_cast<int64_t>(kCallBytes / w_stride) / kRowBlock) * kRowBlock;
+}
 
 void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& x,
              const TensorView& w, const TensorView& out) {
@@ -41,7 +45,7 @@ void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& 
     });
     ap = scratch.data();
   }
-  const int64_t call_rows = std::max<int64_t>(1, static_cast<int64_t>(kCallBytes / w_stride) / kRowBlock) * kRowBlock;
+  const int64_t call_rows = dot_rows_call_rows(w_stride);
   pool.parallel_for((m + kRowBlock - 1) / kRowBlock, 1, [&](int64_t begin, int64_t end) {
     for (int64_t j0 = begin * kRowBlock; j0 < std::min(m, end * kRowBlock); j0 += call_rows) {
       const int64_t j1 = std::min({m, end * kRowBlock, j0 + call_rows});

@@ -12,6 +12,9 @@
 
 namespace isomer::cpu {
 
+// The weight rows of each dot_rows call mat_mul makes, for rows of w_stride bytes: a multiple
+// of 16 rows (the blocks it shares out), up to 64 KiB of weights.
+int64_t dot_rows_call_rows(size_t w_stride);
 // scratch: the caller's buffer for the converted activations (grown as needed, reused).
 void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& x,
              const TensorView& w, const TensorView& out);
