@@ -82,8 +82,9 @@ void mad_f16(uint16_t* y, const uint16_t* x, float v, int64_t n);
 void scale_f16(uint16_t* y, float v, int64_t n);
 
 // SwiGLU's elements, y = g / (1 + e^-g) * u in the reference's order (llama.cpp's too). The
-// SIMD sets take e^x from a polynomial within about 2 ulp of std::exp (llama.cpp's CPU code
-// has its own as well); the portable set calls std::exp.
+// SIMD sets take e^x from a polynomial (llama.cpp's CPU code has its own as well): silu(g)
+// within 2.4 ulp of the exact value, 4 ulp of the std::exp form, over g in [-87, 88] (23
+// million arguments); the portable set calls std::exp.
 void silu_mul(const float* g, const float* u, float* y, int64_t n);
 
 }  // namespace isomer::cpu
