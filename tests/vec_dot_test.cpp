@@ -182,15 +182,15 @@ float repacked_order<quant::BlockQ4_K>(const uint8_t* w, const uint8_t* x, int64
 
 // Products of many weight rows with many activation rows run in tiles (decode: several weight
 // rows at once); each result must be the lone dot product's to the bit, at every tile edge
-// (18 or 19 weight rows and 7 activation rows are no multiples of a tile), in every instruction
-// set this CPU runs.
+// (18 or 19 weight rows and 7 activation rows are no multiples of a tile) and past the first
+// activation block (70 rows: weights packed once, reused), in every instruction set this CPU runs.
 // Q4_0, Q8_0 and Q4_K products of several activation rows (prefill) take the order of
 // llama.cpp's repacked kernels instead (vec_dot_kernels.inc, lane tiles), to the bit.
 TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
   const DType type = GetParam();
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  const int64_t n = 512 + (traits(type).block_elems == 1 ? 5 : 0), rows = 19, cols = 7, out_stride = 21;
+  const int64_t n = 512 + (traits(type).block_elems == 1 ? 5 : 0), rows = 19, cols = 70, out_stride = 21;
   const size_t w_stride = row_bytes(type, n), x_stride = cpu::dot_rows_x_bytes(type, n);
   std::vector<float> wf(static_cast<size_t>(n * rows));
   for (float& v : wf) v = normal(rng) * 0.1f;
@@ -209,7 +209,7 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
       return isa->vec_dot_fn(type)(wr, xr, n);
     };
     // Prefill tiles, decode tiles; 19, 18 and 12 weight rows: edges of 3, 2 and 4 rows.
-    for (int64_t n_cols : {cols, int64_t{1}})
+    for (int64_t n_cols : {int64_t{7}, cols, int64_t{1}})
       for (int64_t n_rows : {rows, rows - 1, rows - 7}) {
         std::vector<float> out(static_cast<size_t>(n_cols * out_stride), NAN);
         isa->dot_rows_fn(type)(w.data(), w_stride, n_rows, x.data(), x_stride, n_cols, n, out.data(), out_stride);

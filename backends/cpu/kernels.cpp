@@ -11,14 +11,14 @@
 namespace isomer::cpu {
 namespace {
 
-// Weight rows handled together: each is read from memory once and stays in L1/L2 while the
-// activation rows meet it, kActBlock at a time (a chunk that stays in L2); decode, with one
+// Weight rows handled together: each call's rows are read from memory once and stay in L2
+// while all activation rows meet them (dot_rows takes them a block at a time); decode, with one
 // activation row, streams the weights. Work is shared out in blocks of kRowBlock rows.
-constexpr int64_t kRowBlock = 16, kActBlock = 64;
-// The kernels that pack a call's operands once (Q5_0 and Q6_K pairs) pack the activations once
-// per call, so a call takes more rows than a block, while its packed weights stay in L2. pp128
-// at 2 threads, 16 rows per call before: qwen2.5-0.5b Q4_K_M 292 -> 318 tok/s, TinyLlama Q4_K_M
-// 168 -> 196 (128 KiB: 323, 183).
+constexpr int64_t kRowBlock = 16;
+// The kernels that pack a call's operands (lane tiles and pairs) pack its weights once and the
+// pairs' activations once per block, so a call takes more rows than a block, while its packed
+// weights stay in L2. pp128 at 2 threads, 16 rows per call before: qwen2.5-0.5b Q4_K_M 292 ->
+// 318 tok/s, TinyLlama Q4_K_M 168 -> 196 (128 KiB: 323, 183).
 constexpr size_t kCallBytes = 64 << 10;
 
 }  // namespace
@@ -49,9 +49,7 @@ void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& 
   pool.parallel_for((m + kRowBlock - 1) / kRowBlock, 1, [&](int64_t begin, int64_t end) {
     for (int64_t j0 = begin * kRowBlock; j0 < std::min(m, end * kRowBlock); j0 += call_rows) {
       const int64_t j1 = std::min({m, end * kRowBlock, j0 + call_rows});
-      for (int64_t r0 = 0; r0 < rows; r0 += kActBlock)
-        dot(wp + j0 * w_stride, w_stride, j1 - j0, ap + r0 * a_stride, a_stride, std::min(kActBlock, rows - r0), k,
-            yp + r0 * m + j0, m);
+      dot(wp + j0 * w_stride, w_stride, j1 - j0, ap, a_stride, rows, k, yp + j0, m);
     }
   });
 }

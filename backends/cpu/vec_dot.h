@@ -66,8 +66,10 @@ size_t dot_rows_x_bytes(DType weight, int64_t n);
 void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n);
 
 // The dot products of `rows` weight rows (w_stride bytes apart) with `cols` activation rows
-// from convert_for_dot_rows (x_stride apart), out[c * out_stride + r]: the block types compute them in
-// tiles that share loads and unpacking (prefill, and several weight rows at once in decode),
+// from convert_for_dot_rows (x_stride apart), out[c * out_stride + r], any number of each (the
+// kernels take activation rows a cache-sized block at a time, and pack weights once per call):
+// the block types compute them in tiles that share loads and unpacking (prefill, and several
+// weight rows at once in decode),
 // each to the bit what vec_dot gives, except Q4_0, Q8_0 and Q4_K with cols > 1, which take the
 // order of llama.cpp's repacked kernels (one float accumulator per pair, one fused multiply-add
 // of each block's integer sum times the product of the scales; Q4_K a second accumulator for
