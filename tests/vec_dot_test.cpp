@@ -373,6 +373,34 @@ TEST(SiluMul, WithinAFewUlpOfDoubleInEveryInstructionSet) {
   }
 }
 
+// Flash attention's F16 value sums: each element rounded once, as the scalar formula, in every
+// instruction set (31 elements: the 16- and 8-lane loops and the scalar tail), with values
+// that round to F16's subnormals, overflow to infinity and carry a NaN.
+TEST(F16Sums, GiveTheScalarFormulasBitsInEveryInstructionSet) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<uint16_t> x(31), y0(31);
+  for (size_t i = 0; i < x.size(); ++i) {
+    x[i] = f32_to_fp16(normal(rng) * (i % 7 == 0 ? 3e4f : 1.0f));
+    y0[i] = f32_to_fp16(normal(rng) * (i % 5 == 0 ? 1e-5f : 1.0f));
+  }
+  x[3] = f32_to_fp16(NAN);
+  for (const float v : {0.37f, -2.5f, 3e-4f, 1.9f}) {
+    for (const cpu::Isa isa : runnable_isas()) {
+      std::vector<uint16_t> mad = y0, scaled = y0;
+      cpu::isa_kernels(isa).mad_f16(mad.data(), x.data(), v, static_cast<int64_t>(x.size()));
+      cpu::isa_kernels(isa).scale_f16(scaled.data(), v, static_cast<int64_t>(x.size()));
+      for (size_t i = 0; i < x.size(); ++i) {
+        const float want_mad = std::fma(fp16_to_f32(x[i]), v, fp16_to_f32(y0[i]));
+        const float want_scaled = fp16_to_f32(y0[i]) * v;
+        if (std::isnan(want_mad)) EXPECT_TRUE(std::isnan(fp16_to_f32(mad[i]))) << cpu::isa_name(isa) << " element " << i;
+        else EXPECT_EQ(mad[i], f32_to_fp16(want_mad)) << cpu::isa_name(isa) << " element " << i << ", v " << v;
+        EXPECT_EQ(scaled[i], f32_to_fp16(want_scaled)) << cpu::isa_name(isa) << " element " << i << ", v " << v;
+      }
+    }
+  }
+}
+
 TEST(QuantizeActivation, RejectsWeightOnlyTypesAndPartialBlocks) {
   std::vector<float> x(512);
   std::vector<uint8_t> out(1024);

@@ -56,14 +56,15 @@ void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& 
 
 // As llama.cpp's CPU flash attention (its default) computes it, to carry the same rounding:
 // the query converted to the K cache's activation type (F16 for an F16 cache) and dotted with
-// each key by vec_dot; one online-softmax pass over the keys in order; the weighted values
+// each key as vec_dot does; one online-softmax pass over the keys in order; the weighted values
 // accumulated in F16 for an F16 V cache (rounded after every key, as GGML's VKQ16), otherwise
-// in f32.
+// in f32. The dot products with all keys come first, from dot_rows (one activation row: vec_dot's
+// bits for every type), as they do not depend on the softmax.
 void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
                const TensorView& k, const TensorView& v, const TensorView& out) {
   const int64_t rows = q.desc.rows(), d = p.head_dim, kv_width = k.desc.cols();
-  const DType q_type = activation_type(k.desc.type), v_type = v.desc.type;
-  const VecDotFn dot = vec_dot_fn(k.desc.type);
+  const DType v_type = v.desc.type;
+  const DotRowsFn dot = dot_rows_fn(k.desc.type);
   const size_t kv_stride = row_bytes(k.desc.type, kv_width);
   const size_t head_bytes = row_bytes(k.desc.type, d);
   const int group = p.heads / p.kv_heads;
@@ -72,19 +73,21 @@ void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
   // One task per (query row, head): rows see different numbers of keys (causal), so many
   // small tasks balance better than one row per thread.
   pool.parallel_for(rows * p.heads, 1, [&](int64_t begin, int64_t end) {
-    std::vector<uint8_t> qa(row_bytes(q_type, d));
-    std::vector<float> acc(static_cast<size_t>(d)), vrow(acc.size());
+    std::vector<uint8_t> qa(dot_rows_x_bytes(k.desc.type, d));
+    std::vector<float> acc(static_cast<size_t>(d)), vrow(acc.size()), scores;
     std::vector<uint16_t> acc16(acc.size());  // F16 V: the sums as GGML keeps them
     for (int64_t t = begin; t < end; ++t) {
-      const int64_t r = t / p.heads;
+      const int64_t r = t / p.heads, keys = p.n_past + r + 1;
       const int h = static_cast<int>(t % p.heads);
       const size_t kv_off = static_cast<size_t>(h / group) * head_bytes;
-      quantize_activation(q_type, q.as<const float>() + r * p.heads * d + h * d, qa.data(), d);
+      convert_for_dot_rows(k.desc.type, q.as<const float>() + r * p.heads * d + h * d, qa.data(), d);
+      scores.resize(static_cast<size_t>(keys));
+      dot(kp + kv_off, kv_stride, keys, qa.data(), qa.size(), 1, d, scores.data(), keys);
       std::fill(acc.begin(), acc.end(), 0.0f);
       std::fill(acc16.begin(), acc16.end(), uint16_t{0});
       float max = -INFINITY, sum = 0;
-      for (int64_t j = 0; j < p.n_past + r + 1; ++j) {
-        const float s = dot(kp + j * kv_stride + kv_off, qa.data(), d) * p.scale;
+      for (int64_t j = 0; j < keys; ++j) {
+        const float s = scores[static_cast<size_t>(j)] * p.scale;
         float ms = 1, vs = 1;  // rescaling of the sums so far on a new maximum; this key's weight
         if (s > max) {
           ms = std::exp(max - s);
