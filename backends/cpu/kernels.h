@@ -1,5 +1,5 @@
 // The CPU backend's own kernels for the ops where time goes (matrix products, attention,
-// SwiGLU's exponentials).
+// SwiGLU's exponentials, the KV cache's conversions).
 // Other ops run the ops/ reference code on row ranges, in parallel.
 #pragma once
 
@@ -21,5 +21,6 @@ void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& 
 void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
                const TensorView& k, const TensorView& v, const TensorView& out);
 void swiglu(ThreadPool& pool, const TensorView& g, const TensorView& u, const TensorView& out);
+void store_kv(ThreadPool& pool, const StoreKVParams& p, const TensorView& rows, const TensorView& cache);
 
 }  // namespace isomer::cpu
