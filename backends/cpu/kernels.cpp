@@ -59,56 +59,73 @@ void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& 
 // the query converted to the K cache's activation type (F16 for an F16 cache) and dotted with
 // each key as vec_dot does; one online-softmax pass over the keys in order; the weighted values
 // accumulated in F16 for an F16 V cache (rounded after every key, as GGML's VKQ16), otherwise
-// in f32. The dot products with all keys come first, from dot_rows (one activation row: vec_dot's
-// bits for every type), as they do not depend on the softmax.
+// in f32. The dot products with all keys come first, from dot_rows, as they do not depend on
+// the softmax. The query heads that share a KV head go together: their keys are read once, and
+// their passes, each a chain of roundings through memory, interleave key by key (apart, each
+// waited on its own chain).
 void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
                const TensorView& k, const TensorView& v, const TensorView& out) {
   const int64_t rows = q.desc.rows(), d = p.head_dim, kv_width = k.desc.cols();
-  const DType v_type = v.desc.type;
-  const DotRowsFn dot = dot_rows_fn(k.desc.type);
-  const size_t kv_stride = row_bytes(k.desc.type, kv_width);
-  const size_t head_bytes = row_bytes(k.desc.type, d);
+  const DType k_type = k.desc.type, v_type = v.desc.type;
+  const DotRowsFn dot = dot_rows_fn(k_type);
+  // Several activation rows give the lone dot products' bits for these types only (vec_dot.h).
+  const bool heads_together = k_type == DType::F32 || k_type == DType::F16 || k_type == DType::BF16;
+  const size_t kv_stride = row_bytes(k_type, kv_width), head_bytes = row_bytes(k_type, d);
+  const size_t qa_bytes = dot_rows_x_bytes(k_type, d);
   const int group = p.heads / p.kv_heads;
   const auto* kp = k.as<const uint8_t>();
   const auto* vp = v.as<const uint8_t>();
-  // One task per (query row, head): rows see different numbers of keys (causal), so many
+  // One task per (query row, KV head): rows see different numbers of keys (causal), so many
   // small tasks balance better than one row per thread.
-  pool.parallel_for(rows * p.heads, 1, [&](int64_t begin, int64_t end) {
-    std::vector<uint8_t> qa(dot_rows_x_bytes(k.desc.type, d));
-    std::vector<float> acc(static_cast<size_t>(d)), vrow(acc.size()), scores;
+  pool.parallel_for(rows * p.kv_heads, 1, [&](int64_t begin, int64_t end) {
+    std::vector<uint8_t> qa(static_cast<size_t>(group) * qa_bytes);
+    std::vector<float> scores, acc(static_cast<size_t>(group * d)), vrow(static_cast<size_t>(d));
+    std::vector<float> max(static_cast<size_t>(group)), sum(max.size());
     std::vector<uint16_t> acc16(acc.size());  // F16 V: the sums as GGML keeps them
     for (int64_t t = begin; t < end; ++t) {
-      const int64_t r = t / p.heads, keys = p.n_past + r + 1;
-      const int h = static_cast<int>(t % p.heads);
-      const size_t kv_off = static_cast<size_t>(h / group) * head_bytes;
-      convert_for_dot_rows(k.desc.type, q.as<const float>() + r * p.heads * d + h * d, qa.data(), d);
-      scores.resize(static_cast<size_t>(keys));
-      dot(kp + kv_off, kv_stride, keys, qa.data(), qa.size(), 1, d, scores.data(), keys);
+      const int64_t r = t / p.kv_heads, keys = p.n_past + r + 1;
+      const int kv_head = static_cast<int>(t % p.kv_heads);
+      const uint8_t* kh = kp + static_cast<size_t>(kv_head) * head_bytes;
+      const uint8_t* vh = vp + static_cast<size_t>(kv_head) * head_bytes;
+      const float* qh = q.as<const float>() + (r * p.heads + static_cast<int64_t>(kv_head) * group) * d;
+      for (int g = 0; g < group; ++g) convert_for_dot_rows(k_type, qh + g * d, qa.data() + g * qa_bytes, d);
+      scores.resize(static_cast<size_t>(group * keys));
+      if (heads_together)
+        dot(kh, kv_stride, keys, qa.data(), qa_bytes, group, d, scores.data(), keys);
+      else
+        for (int g = 0; g < group; ++g)
+          dot(kh, kv_stride, keys, qa.data() + g * qa_bytes, qa_bytes, 1, d, scores.data() + g * keys, keys);
       std::fill(acc.begin(), acc.end(), 0.0f);
       std::fill(acc16.begin(), acc16.end(), uint16_t{0});
-      float max = -INFINITY, sum = 0;
+      std::fill(max.begin(), max.end(), -INFINITY);
+      std::fill(sum.begin(), sum.end(), 0.0f);
       for (int64_t j = 0; j < keys; ++j) {
-        const float s = scores[static_cast<size_t>(j)] * p.scale;
-        float ms = 1, vs = 1;  // rescaling of the sums so far on a new maximum; this key's weight
-        if (s > max) {
-          ms = std::exp(max - s);
-          max = s;
-        } else {
-          vs = std::exp(s - max);
+        const uint8_t* vj = vh + j * kv_stride;
+        if (v_type != DType::F16) dequantize_row(v_type, vj, vrow.data(), d);
+        for (int g = 0; g < group; ++g) {
+          const float s = scores[static_cast<size_t>(g * keys + j)] * p.scale;
+          float ms = 1, vs = 1;  // rescaling of the sums so far on a new maximum; this key's weight
+          if (s > max[g]) {
+            ms = std::exp(max[g] - s);
+            max[g] = s;
+          } else {
+            vs = std::exp(s - max[g]);
+          }
+          if (v_type == DType::F16) {
+            uint16_t* a = acc16.data() + g * d;
+            if (ms != 1) scale_f16(a, ms, d);
+            mad_f16(a, reinterpret_cast<const uint16_t*>(vj), vs, d);
+          } else {
+            float* a = acc.data() + g * d;
+            for (int64_t i = 0; i < d; ++i) a[i] = std::fma(vrow[i], vs, a[i] * ms);
+          }
+          sum[g] = sum[g] * ms + vs;
         }
-        const uint8_t* vj = vp + j * kv_stride + kv_off;
-        if (v_type == DType::F16) {
-          if (ms != 1) scale_f16(acc16.data(), ms, d);
-          mad_f16(acc16.data(), reinterpret_cast<const uint16_t*>(vj), vs, d);
-        } else {
-          dequantize_row(v_type, vj, vrow.data(), d);
-          for (int64_t i = 0; i < d; ++i) acc[i] = std::fma(vrow[i], vs, acc[i] * ms);
-        }
-        sum = sum * ms + vs;
       }
-      if (v_type == DType::F16) dequantize_row(DType::F16, acc16.data(), acc.data(), d);
-      float* y = out.as<float>() + r * p.heads * d + h * d;
-      for (int64_t i = 0; i < d; ++i) y[i] = acc[i] * (1 / sum);
+      if (v_type == DType::F16) dequantize_row(DType::F16, acc16.data(), acc.data(), group * d);
+      float* y = out.as<float>() + (r * p.heads + static_cast<int64_t>(kv_head) * group) * d;
+      for (int g = 0; g < group; ++g)
+        for (int64_t i = 0; i < d; ++i) y[g * d + i] = acc[g * d + i] * (1 / sum[g]);
     }
   });
 }
