@@ -168,8 +168,7 @@ class CpuDevice final : public Device {
     }
     // Row-wise ops: the reference code on row ranges, in parallel.
     const int64_t rows = out.desc.shape[0];
-    const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, out.desc.cols()));
-    pool_.parallel_for(rows, grain, [&](int64_t begin, int64_t end) {
+    pool_.parallel_for(rows, row_grain(out.desc.cols()), [&](int64_t begin, int64_t end) {
       std::vector<TensorView> part(in);
       for (size_t i = 0; i < part.size(); ++i)
         if (splits_with_output(op, i, in[i], rows)) part[i] = slice_rows(in[i], begin, end);

@@ -24,6 +24,8 @@ constexpr size_t kCallBytes = 64 << 10;
 
 }  // namespace
 
+int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, 4096 / std::max<int64_t>(1, cols)); }
+
 int64_t dot_rows_call_rows(size_t w_stride) {
   return std::max<int64_t>(1, static_cast<int64_t>(kCallBytes / w_stride) / kRowBlock) * kRowBlock;
 }
@@ -144,7 +146,7 @@ void store_kv(ThreadPool& pool, const StoreKVParams& p, const TensorView& rows, 
   const DType type = cache.desc.type;
   const size_t stride = row_bytes(type, cols);
   const bool activation = type == DType::F32 || type == DType::F16 || type == DType::BF16;
-  pool.parallel_for(rows.desc.rows(), std::max<int64_t>(1, 4096 / std::max<int64_t>(1, cols)), [&](int64_t begin, int64_t end) {
+  pool.parallel_for(rows.desc.rows(), row_grain(cols), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const float* x = rows.as<const float>() + r * cols;
       uint8_t* y = cache.as<uint8_t>() + (p.first_row + r) * stride;

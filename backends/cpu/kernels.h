@@ -12,6 +12,9 @@
 
 namespace isomer::cpu {
 
+// Rows per parallel chunk of row-wise work on rows of `cols` elements: about 4096 elements, so
+// that a chunk outweighs handing it out.
+int64_t row_grain(int64_t cols);
 // The weight rows of each dot_rows call mat_mul makes, for rows of w_stride bytes: a multiple
 // of 16 rows (the blocks it shares out), up to 64 KiB of weights.
 int64_t dot_rows_call_rows(size_t w_stride);
