@@ -121,16 +121,25 @@ int fours_offset(DType weight) {
     default: return 0;
   }
 }
+
+// Whether dot_rows reads the activation's levels + 128 as well (Q6_K's lane tiles).
+bool biased_levels(DType weight) { return weight == DType::Q6_K; }
 }  // namespace
 
 size_t dot_rows_x_bytes(DType weight, int64_t n) {
   const auto blocks = static_cast<size_t>(n / quant::kQK);
   return row_bytes(activation_type(weight), n) + (summary_offset(weight) == 0 ? 0 : blocks * sizeof(ActSummary)) +
-         (fours_offset(weight) == 0 ? 0 : blocks * sizeof(ActFours));
+         (fours_offset(weight) == 0 ? 0 : blocks * sizeof(ActFours)) + (biased_levels(weight) ? static_cast<size_t>(n) : 0);
 }
 
 void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n) {
   quantize_activation(activation_type(weight), x, dst, n);
+  if (biased_levels(weight)) {
+    const auto* blocks = static_cast<const BlockQ8_K*>(dst);
+    auto* biased = static_cast<uint8_t*>(dst) + row_bytes(DType::Q8_K, n);
+    for (int64_t i = 0; i < n; ++i) biased[i] = static_cast<uint8_t>(blocks[i / quant::kQK_K].qs[i % quant::kQK_K] + 128);
+    return;
+  }
   const int summary = summary_offset(weight), fours = fours_offset(weight);
   if (summary == 0 && fours == 0) return;
   const auto* blocks = static_cast<const quant::BlockQ8_0*>(dst);

@@ -54,7 +54,8 @@ float vec_dot(DType weight, const void* w_row, const void* x_act, int64_t n);
 // per-block data that the AVX-512 tiles would otherwise recompute for every few weight rows,
 // computed once per matrix product: for Q4_0 and Q8_0 weights a summary of each block
 // (ActSummary, for the prompt lane tiles), then for Q4_0 and Q5_0 the levels' offset share by
-// fours (ActFours, for the decode tiles).
+// fours (ActFours, for the decode tiles and Q5_0's lane tiles); for Q6_K weights the levels + 128
+// as unsigned bytes (for its lane tiles).
 struct ActSummary {
   int32_t neg_offset_sum;  // -(the offset of the weight's levels as the tiles store them: 8, 128) x the levels' sum
   float d;                 // the block's scale
