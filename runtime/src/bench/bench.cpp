@@ -15,7 +15,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
+#include <numeric>
 #include <thread>
 
 #if defined(__x86_64__)
@@ -251,7 +253,10 @@ constexpr int64_t kPeakIterations = 1 << 20;  // a few ms per loop: the threads 
   for (int64_t i = 0; i < kPeakIterations; ++i)
     for (__m512& v : acc) v = _mm512_fmadd_ps(v, a, b);
   for (int k = 1; k < kChains; ++k) acc[0] = _mm512_add_ps(acc[0], acc[k]);
-  return _mm512_reduce_add_ps(acc[0]);
+  // Stored and summed, not _mm512_reduce_add_ps: GCC 12 warns inside that intrinsic's header.
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, acc[0]);
+  return std::accumulate(std::begin(lanes), std::end(lanes), 0.0);
 }
 [[gnu::target("avx512f,avx512vnni")]] double dot_i8_avx512() {
   __m512i acc[kChains];
@@ -260,7 +265,9 @@ constexpr int64_t kPeakIterations = 1 << 20;  // a few ms per loop: the threads 
   for (int64_t i = 0; i < kPeakIterations; ++i)
     for (__m512i& v : acc) v = _mm512_dpbusd_epi32(v, u, s);
   for (int k = 1; k < kChains; ++k) acc[0] = _mm512_add_epi32(acc[0], acc[k]);
-  return _mm512_reduce_add_epi32(acc[0]);
+  alignas(64) int32_t lanes[16];
+  _mm512_store_si512(lanes, acc[0]);
+  return std::accumulate(std::begin(lanes), std::end(lanes), 0.0);
 }
 [[gnu::target("avx2,fma")]] double fma_avx2() {
   __m256 acc[kChains];
