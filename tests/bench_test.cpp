@@ -128,8 +128,9 @@ TEST(Bench, JsonHasEveryField) {
   EXPECT_GT(j["bandwidth"][0]["gb_per_s"].get<double>(), 0);
   ASSERT_EQ(j["compute_peak"].size(), 2u);
   EXPECT_EQ(j["compute_peak"][1]["threads"], 2);
-  if (j["compute_peak"][0]["isa"] != "none")  // the prompt's share of the peak, per result
+  if (j["compute_peak"][0]["isa"] != "none") {  // the prompt's share of the peak, per result
     for (const auto& x : j["results"]) EXPECT_GT(x["compute_peak_pct"].get<double>(), 0);
+  }
 }
 
 TEST(Bench, CsvAndMarkdown) {
