@@ -16,9 +16,8 @@ namespace {
 // while all activation rows meet them (dot_rows takes them a block at a time); decode, with one
 // activation row, streams the weights. Work is shared out in blocks of kRowBlock rows.
 constexpr int64_t kRowBlock = 16;
-// The kernels that pack a call's operands (lane tiles and pairs) pack its weights once and the
-// pairs' activations once per block, so a call takes more rows than a block, while its packed
-// weights stay in L2. pp128 at 2 threads, 16 rows per call before: qwen2.5-0.5b Q4_K_M 292 ->
+// The lane tiles pack a call's weights once for all its activation rows, so a call takes more
+// rows than a block, while its packed weights stay in L2. pp128 at 2 threads, 16 rows per call before: qwen2.5-0.5b Q4_K_M 292 ->
 // 318 tok/s, TinyLlama Q4_K_M 168 -> 196 (128 KiB: 323, 183).
 constexpr size_t kCallBytes = 64 << 10;
 
