@@ -316,6 +316,54 @@ TEST(CpuVendorKernels, WithoutOneDnnAreAnErrorNamingIt) {
   }
 }
 
+// Products of one activation run as one loop on the CPU (a layer's Q, K and V, its FFN gate
+// and up): each result is what the product gives alone, to the bit, for weights of different
+// layouts (Q4_K and Q6_K share Q8_K activations but not dot_rows' extras), row counts that
+// are no multiple of the row blocks, and a product of other activations in the same run.
+TEST(CpuMatMul, ProductsOfOneActivationRunTogetherAsAlone) {
+  auto device = backend("cpu").open(0, {.threads = 2});
+  std::mt19937 rng(99);
+  const int64_t k = 512, rows = 3;
+  const TensorDesc x_desc{DType::F32, {rows, k}};
+  const std::vector<std::pair<DType, int64_t>> weights = {
+      {DType::Q4_K, 40}, {DType::Q6_K, 24}, {DType::Q8_0, 17}, {DType::F32, 9}, {DType::Q4_K, 33}};
+  const Op op{MatMulParams{}};
+  std::vector<std::unique_ptr<Buffer>> buffers;
+  auto upload = [&](const TensorDesc& d) {
+    const std::vector<uint8_t> bytes = make_input(d, 0, rng);
+    buffers.push_back(device->allocate(bytes.size()));
+    buffers.back()->write(0, bytes.data(), bytes.size());
+    return TensorBinding{d, buffers.back().get(), 0};
+  };
+  const TensorBinding x = upload(x_desc), other = upload(x_desc);
+  std::vector<Step> steps;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    const TensorDesc w{weights[i].first, {weights[i].second, k}}, out{DType::F32, {rows, weights[i].second}};
+    const TensorBinding weight = upload(w);
+    buffers.push_back(device->allocate(out.bytes()));
+    // The fourth product reads other activations: it ends the first run of shared products.
+    steps.push_back(Step{&op, {i == 3 ? other : x, weight}, {out, buffers.back().get(), 0}, "mul_mat"});
+  }
+  auto results = [&] {
+    std::vector<std::vector<uint8_t>> r;
+    for (const Step& s : steps) {
+      r.emplace_back(s.output.desc.bytes());
+      s.output.buffer->read(0, r.back().data(), r.back().size());
+    }
+    return r;
+  };
+  for (const Step& s : steps) device->run({&s, 1});
+  const auto alone = results();
+  for (const Step& s : steps) {
+    const std::vector<uint8_t> zeros(s.output.desc.bytes());
+    s.output.buffer->write(0, zeros.data(), zeros.size());
+  }
+  device->run(steps);
+  const auto together = results();
+  for (size_t i = 0; i < steps.size(); ++i)
+    EXPECT_EQ(alone[i], together[i]) << "product " << i << " (" << dtype_name(weights[i].first) << ")";
+}
+
 ISOMER_INSTANTIATE_UNAVAILABLE_BACKENDS();
 ISOMER_INSTANTIATE_NO_VENDOR_KERNELS();
 

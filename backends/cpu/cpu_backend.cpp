@@ -4,6 +4,7 @@
 #include <isomer/error.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -139,26 +140,66 @@ class CpuDevice final : public Device {
   }
   void run(std::span<const Step> steps) override {
     std::vector<TensorView> in;
-    for (const Step& s : steps) {
-      in.clear();
-      for (const auto& b : s.inputs) in.push_back(view(b));
+    for (size_t i = 0; i < steps.size();) {
+      const Step& s = steps[i];
       try {
+        if (const size_t n = products_sharing_input(steps, i); n > 1) {
+          std::vector<Product> products;
+          for (size_t j = i; j < i + n; ++j) products.push_back({view(steps[j].inputs[1]), view(steps[j].output)});
+          mat_mul(pool_, scratch_, view(s.inputs[0]), products);
+          i += n;
+          continue;
+        }
+        in.clear();
+        for (const auto& b : s.inputs) in.push_back(view(b));
         run_op(*s.op, in, view(s.output));
       } catch (const Error& e) {
         fail("{} at node {}: {}", props_.id, s.label, e.what());
       }
+      ++i;
     }
   }
   void synchronize() override {}
 
  private:
+  // Whether mat_mul runs this product (not oneDNN).
+  bool own_product(const Step& s) const {
+    if (s.op->kind() != OpKind::MatMul) return false;
+#if ISOMER_HAS_DNNL
+    if (onednn_ && OneDnn::takes(view(s.inputs[0]), view(s.inputs[1]))) return false;
+#endif
+    return true;
+  }
+  // How many steps from `first` are matrix products of the same activations (a layer's Q, K and
+  // V projections, its FFN gate and up) that mat_mul can run together, none reading another's
+  // result; 0 where the step is no product mat_mul runs.
+  size_t products_sharing_input(std::span<const Step> steps, size_t first) const {
+    if (!own_product(steps[first])) return 0;
+    const TensorBinding& x = steps[first].inputs[0];
+    size_t n = 1;
+    for (; first + n < steps.size(); ++n) {
+      const Step& s = steps[first + n];
+      if (!own_product(s) || s.inputs[0].buffer != x.buffer || s.inputs[0].offset != x.offset ||
+          s.inputs[0].desc.shape != x.desc.shape)
+        break;
+      const bool reads_earlier = std::any_of(steps.begin() + first, steps.begin() + first + n, [&](const Step& e) {
+        return overlaps(e.output, s.inputs[1]) || overlaps(e.output, x);
+      });
+      if (reads_earlier) break;
+    }
+    return n;
+  }
+  static bool overlaps(const TensorBinding& a, const TensorBinding& b) {
+    return a.buffer == b.buffer && a.offset < b.offset + b.desc.bytes() && b.offset < a.offset + a.desc.bytes();
+  }
+
   void run_op(const Op& op, const std::vector<TensorView>& in, const TensorView& out) {
     switch (op.kind()) {
       case OpKind::MatMul:
 #if ISOMER_HAS_DNNL
         if (onednn_ && OneDnn::takes(in[0], in[1])) return onednn_->mat_mul(pool_, in[0], in[1], out);
 #endif
-        return mat_mul(pool_, scratch_, in[0], in[1], out);
+        return mat_mul(pool_, scratch_, in[0], std::array{Product{in[1], out}});
       case OpKind::Attention:
         return attention(pool_, std::get<AttentionParams>(op.params), in[0], in[1], in[2], out);
       case OpKind::SwiGlu: return swiglu(pool_, in[0], in[1], out);

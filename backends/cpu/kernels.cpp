@@ -29,29 +29,60 @@ int64_t dot_rows_call_rows(size_t w_stride) {
   return std::max<int64_t>(1, static_cast<int64_t>(kCallBytes / w_stride) / kRowBlock) * kRowBlock;
 }
 
-void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& x,
-             const TensorView& w, const TensorView& out) {
-  const int64_t rows = x.desc.rows(), k = x.desc.cols(), m = w.desc.shape[0];
-  const DType type = w.desc.type;
-  const size_t w_stride = row_bytes(type, k), a_stride = dot_rows_x_bytes(type, k);
-  const DotRowsFn dot = dot_rows_fn(type);
-  const auto* wp = w.as<const uint8_t>();
+void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& x, std::span<const Product> products) {
+  const int64_t rows = x.desc.rows(), k = x.desc.cols();
   const float* xp = x.as<const float>();
-  float* yp = out.as<float>();
-  // Activations as dot_rows reads them (vec_dot.h), converted once per row; f32 rows as they are.
-  const auto* ap = reinterpret_cast<const uint8_t*>(xp);
-  if (type != DType::F32) {
-    scratch.resize(std::max(scratch.size(), static_cast<size_t>(rows) * a_stride));
-    pool.parallel_for(rows, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) convert_for_dot_rows(type, xp + r * k, scratch.data() + r * a_stride, k);
-    });
-    ap = scratch.data();
+  // Each product's part of the shared loop: its rows in blocks of kRowBlock, numbered on from
+  // the previous product's, and its activations as dot_rows reads them (vec_dot.h).
+  struct Part {
+    size_t w_stride, a_stride;
+    int64_t first_block, call_rows;
+    size_t act_offset;  // in scratch; f32 activations are read as they are
+  };
+  std::vector<Part> parts;
+  std::vector<DType> converted;  // the weight types whose conversion is in scratch, in order
+  std::vector<size_t> converted_at;
+  size_t scratch_bytes = 0;
+  int64_t blocks = 0;
+  for (const Product& p : products) {
+    const DType type = p.w.desc.type;
+    const size_t w_stride = row_bytes(type, k), a_stride = dot_rows_x_bytes(type, k);
+    size_t at = 0;
+    if (type != DType::F32) {
+      const auto it = std::find(converted.begin(), converted.end(), type);
+      if (it == converted.end()) {
+        converted.push_back(type);
+        converted_at.push_back(scratch_bytes);
+        at = scratch_bytes;
+        scratch_bytes += static_cast<size_t>(rows) * a_stride;
+      } else {
+        at = converted_at[static_cast<size_t>(it - converted.begin())];
+      }
+    }
+    parts.push_back({w_stride, a_stride, blocks, dot_rows_call_rows(w_stride), at});
+    blocks += (p.w.desc.shape[0] + kRowBlock - 1) / kRowBlock;
   }
-  const int64_t call_rows = dot_rows_call_rows(w_stride);
-  pool.parallel_for((m + kRowBlock - 1) / kRowBlock, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t j0 = begin * kRowBlock; j0 < std::min(m, end * kRowBlock); j0 += call_rows) {
-      const int64_t j1 = std::min({m, end * kRowBlock, j0 + call_rows});
-      dot(wp + j0 * w_stride, w_stride, j1 - j0, ap, a_stride, rows, k, yp + j0, m);
+  scratch.resize(std::max(scratch.size(), scratch_bytes));
+  if (!converted.empty())
+    pool.parallel_for(rows, 1, [&](int64_t begin, int64_t end) {
+      for (size_t t = 0; t < converted.size(); ++t) {
+        const size_t a_stride = dot_rows_x_bytes(converted[t], k);
+        for (int64_t r = begin; r < end; ++r)
+          convert_for_dot_rows(converted[t], xp + r * k, scratch.data() + converted_at[t] + r * a_stride, k);
+      }
+    });
+  pool.parallel_for(blocks, 1, [&](int64_t begin, int64_t end) {
+    for (size_t i = 0; i < products.size(); ++i) {
+      const Part& part = parts[i];
+      const TensorView &w = products[i].w, &out = products[i].out;
+      const int64_t m = w.desc.shape[0];
+      const int64_t first = std::max<int64_t>(0, begin - part.first_block) * kRowBlock;
+      const int64_t last = std::min(m, (end - part.first_block) * kRowBlock);
+      const DotRowsFn dot = dot_rows_fn(w.desc.type);
+      const auto* ap = w.desc.type == DType::F32 ? reinterpret_cast<const uint8_t*>(xp) : scratch.data() + part.act_offset;
+      for (int64_t j0 = first; j0 < last; j0 += part.call_rows)
+        dot(w.as<const uint8_t>() + j0 * part.w_stride, part.w_stride, std::min(last, j0 + part.call_rows) - j0, ap,
+            part.a_stride, rows, k, out.as<float>() + j0, m);
     }
   });
 }

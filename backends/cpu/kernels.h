@@ -6,6 +6,7 @@
 #include <isomer/ops/op.h>
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "thread_pool.h"
@@ -18,9 +19,15 @@ int64_t row_grain(int64_t cols);
 // The weight rows of each dot_rows call mat_mul makes, for rows of w_stride bytes: a multiple
 // of 16 rows (the blocks it shares out), up to 64 KiB of weights.
 int64_t dot_rows_call_rows(size_t w_stride);
-// scratch: the caller's buffer for the converted activations (grown as needed, reused).
-void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& x,
-             const TensorView& w, const TensorView& out);
+// One weight matrix of a matrix product and where its result goes.
+struct Product {
+  TensorView w, out;
+};
+// The products of the activations x with one or more weight matrices (a layer's Q, K and V
+// projections, or its FFN gate and up): x converted once per activation layout, and all the
+// products' rows shared out in one parallel loop, so the team waits once instead of once per
+// product. scratch: the caller's buffer for the converted activations (grown as needed, reused).
+void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& x, std::span<const Product> products);
 void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
                const TensorView& k, const TensorView& v, const TensorView& out);
 void swiglu(ThreadPool& pool, const TensorView& g, const TensorView& u, const TensorView& out);
