@@ -40,20 +40,24 @@ void build_decoder(GraphBuilder& b, const DecoderSpec& spec) {
   for (int il = 0; il < c.n_layer; ++il) {
     const std::string p = "blk." + std::to_string(il) + ".";
     auto w = [&](const std::string& name, const Shape& shape) { return b.weight(p + name, shape); };
-    auto project = [&](const char* name, ValueId in, int64_t out_width, int64_t in_width,
-                       bool bias) {
-      ValueId y = b.op(p + name, MatMulParams{}, {in, w(std::string(name) + ".weight",
-                                                        {out_width, in_width})});
-      if (bias) y = b.op(p + name + "_bias", AddParams{},
-                         {y, w(std::string(name) + ".bias", {out_width})});
-      return y;
+    auto project = [&](const char* name, ValueId in, int64_t out_width, int64_t in_width) {
+      return b.op(p + name, MatMulParams{}, {in, w(std::string(name) + ".weight", {out_width, in_width})});
+    };
+    auto add_bias = [&](const char* name, ValueId y, int64_t width) {
+      return b.op(p + name + "_bias", AddParams{}, {y, w(std::string(name) + ".bias", {width})});
     };
 
-    // Attention block.
+    // Attention block. The three products come first, then their biases (Qwen2): a backend
+    // can then run products of one input together (the CPU backend does).
     ValueId h = b.op(p + "attn_norm", norm, {x, w("attn_norm.weight", {c.n_embd})});
-    ValueId q = project("attn_q", h, q_width, c.n_embd, spec.qkv_bias);
-    ValueId k = project("attn_k", h, kv_width, c.n_embd, spec.qkv_bias);
-    ValueId v = project("attn_v", h, kv_width, c.n_embd, spec.qkv_bias);
+    ValueId q = project("attn_q", h, q_width, c.n_embd);
+    ValueId k = project("attn_k", h, kv_width, c.n_embd);
+    ValueId v = project("attn_v", h, kv_width, c.n_embd);
+    if (spec.qkv_bias) {
+      q = add_bias("attn_q", q, q_width);
+      k = add_bias("attn_k", k, kv_width);
+      v = add_bias("attn_v", v, kv_width);
+    }
     if (spec.qk_norm) {
       q = b.op(p + "attn_q_norm", norm, {q, w("attn_q_norm.weight", {hd})});
       k = b.op(p + "attn_k_norm", norm, {k, w("attn_k_norm.weight", {hd})});
@@ -70,7 +74,7 @@ void build_decoder(GraphBuilder& b, const DecoderSpec& spec) {
                                .n_past = batch.n_past,
                                .scale = 1.0f / std::sqrt(static_cast<float>(hd))};
     ValueId a = b.op(p + "attention", attn, {q, k_cache, v_cache});
-    a = project("attn_output", a, c.n_embd, q_width, false);
+    a = project("attn_output", a, c.n_embd, q_width);
     if (il == c.n_layer - 1 && !batch.all_logits) {
       // Only the last position's logits are wanted: drop the other rows before the last
       // feed-forward block, as llama.cpp does.
@@ -82,10 +86,10 @@ void build_decoder(GraphBuilder& b, const DecoderSpec& spec) {
 
     // Feed-forward block.
     h = b.op(p + "ffn_norm", norm, {x, w("ffn_norm.weight", {c.n_embd})});
-    const ValueId gate = project("ffn_gate", h, c.n_ff, c.n_embd, false);
-    const ValueId up = project("ffn_up", h, c.n_ff, c.n_embd, false);
+    const ValueId gate = project("ffn_gate", h, c.n_ff, c.n_embd);
+    const ValueId up = project("ffn_up", h, c.n_ff, c.n_embd);
     h = b.op(p + "ffn_swiglu", SwiGluParams{}, {gate, up});
-    h = project("ffn_down", h, c.n_embd, c.n_ff, false);
+    h = project("ffn_down", h, c.n_embd, c.n_ff);
     x = b.op(p + "ffn_resid", AddParams{}, {x, h});
   }
 
