@@ -32,44 +32,46 @@ int64_t dot_rows_call_rows(size_t w_stride) {
 void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& x, std::span<const Product> products) {
   const int64_t rows = x.desc.rows(), k = x.desc.cols();
   const float* xp = x.as<const float>();
+  // The activations as dot_rows reads them (vec_dot.h), converted once per weight type in
+  // scratch; f32 rows are read as they are.
+  struct Conversion {
+    DType type;
+    size_t at, stride;
+  };
+  std::vector<Conversion> conversions;
   // Each product's part of the shared loop: its rows in blocks of kRowBlock, numbered on from
-  // the previous product's, and its activations as dot_rows reads them (vec_dot.h).
+  // the previous product's.
   struct Part {
-    size_t w_stride, a_stride;
+    DotRowsFn dot;
+    size_t w_stride;
     int64_t first_block, call_rows;
-    size_t act_offset;  // in scratch; f32 activations are read as they are
+    const Conversion* act;  // nullptr: f32
   };
   std::vector<Part> parts;
-  std::vector<DType> converted;  // the weight types whose conversion is in scratch, in order
-  std::vector<size_t> converted_at;
+  conversions.reserve(products.size());  // parts point into it
   size_t scratch_bytes = 0;
   int64_t blocks = 0;
   for (const Product& p : products) {
     const DType type = p.w.desc.type;
-    const size_t w_stride = row_bytes(type, k), a_stride = dot_rows_x_bytes(type, k);
-    size_t at = 0;
+    const Conversion* act = nullptr;
     if (type != DType::F32) {
-      const auto it = std::find(converted.begin(), converted.end(), type);
-      if (it == converted.end()) {
-        converted.push_back(type);
-        converted_at.push_back(scratch_bytes);
-        at = scratch_bytes;
-        scratch_bytes += static_cast<size_t>(rows) * a_stride;
-      } else {
-        at = converted_at[static_cast<size_t>(it - converted.begin())];
+      auto it = std::ranges::find(conversions, type, &Conversion::type);
+      if (it == conversions.end()) {
+        it = conversions.insert(it, {type, scratch_bytes, dot_rows_x_bytes(type, k)});
+        scratch_bytes += static_cast<size_t>(rows) * it->stride;
       }
+      act = &*it;
     }
-    parts.push_back({w_stride, a_stride, blocks, dot_rows_call_rows(w_stride), at});
+    const size_t w_stride = row_bytes(type, k);
+    parts.push_back({dot_rows_fn(type), w_stride, blocks, dot_rows_call_rows(w_stride), act});
     blocks += (p.w.desc.shape[0] + kRowBlock - 1) / kRowBlock;
   }
   scratch.resize(std::max(scratch.size(), scratch_bytes));
-  if (!converted.empty())
+  if (!conversions.empty())
     pool.parallel_for(rows, 1, [&](int64_t begin, int64_t end) {
-      for (size_t t = 0; t < converted.size(); ++t) {
-        const size_t a_stride = dot_rows_x_bytes(converted[t], k);
+      for (const Conversion& c : conversions)
         for (int64_t r = begin; r < end; ++r)
-          convert_for_dot_rows(converted[t], xp + r * k, scratch.data() + converted_at[t] + r * a_stride, k);
-      }
+          convert_for_dot_rows(c.type, xp + r * k, scratch.data() + c.at + r * c.stride, k);
     });
   pool.parallel_for(blocks, 1, [&](int64_t begin, int64_t end) {
     for (size_t i = 0; i < products.size(); ++i) {
@@ -78,11 +80,11 @@ void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& 
       const int64_t m = w.desc.shape[0];
       const int64_t first = std::max<int64_t>(0, begin - part.first_block) * kRowBlock;
       const int64_t last = std::min(m, (end - part.first_block) * kRowBlock);
-      const DotRowsFn dot = dot_rows_fn(w.desc.type);
-      const auto* ap = w.desc.type == DType::F32 ? reinterpret_cast<const uint8_t*>(xp) : scratch.data() + part.act_offset;
+      const auto* ap = part.act ? scratch.data() + part.act->at : reinterpret_cast<const uint8_t*>(xp);
+      const size_t a_stride = part.act ? part.act->stride : dot_rows_x_bytes(DType::F32, k);
       for (int64_t j0 = first; j0 < last; j0 += part.call_rows)
-        dot(w.as<const uint8_t>() + j0 * part.w_stride, part.w_stride, std::min(last, j0 + part.call_rows) - j0, ap,
-            part.a_stride, rows, k, out.as<float>() + j0, m);
+        part.dot(w.as<const uint8_t>() + j0 * part.w_stride, part.w_stride, std::min(last, j0 + part.call_rows) - j0,
+                 ap, a_stride, rows, k, out.as<float>() + j0, m);
     }
   });
 }
