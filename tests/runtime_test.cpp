@@ -137,6 +137,52 @@ TEST_F(Stories, IncrementalDecodeMatchesBatchedPrefill) {
     ASSERT_NEAR(got[i], expected[i], 1e-4) << "position " << i / n_vocab;
 }
 
+// Decode steps reuse the first decode step's graph, schedule and memory with the position its
+// ops hold moved on (Context::decode_plan). Two passes over one sequence: the first builds the
+// decode graph at its first decode position (and the next position's, to compare), the second
+// reuses it from the start, after a prompt batch has bound other memory and with the position
+// moved back. A reused graph must give a freshly built one's logits to the bit.
+TEST_F(Stories, DecodeStepsReuseOneGraphWithThePositionMovedOn) {
+  const std::vector<int32_t> tokens{1, 403, 407, 261, 378, 432, 383, 286};
+  const size_t prompt = 3;
+  Context ctx(*model_);
+  std::vector<std::vector<float>> rows[2];
+  for (int pass = 0; pass < 2; ++pass) {
+    ctx.reset();
+    ctx.eval(std::span(tokens).first(prompt));
+    EXPECT_EQ(ctx.ledger().graphs_built, 1);
+    for (size_t i = prompt; i < tokens.size(); ++i) {
+      const auto row = ctx.eval(std::span(tokens).subspan(i, 1));
+      rows[pass].emplace_back(row.begin(), row.end());
+      EXPECT_EQ(ctx.ledger().graphs_built, pass == 0 && i == prompt ? 2 : 0) << "pass " << pass << ", position " << i;
+    }
+  }
+  ASSERT_EQ(rows[0].size(), rows[1].size());
+  for (size_t i = 0; i < rows[0].size(); ++i) EXPECT_EQ(rows[0][i], rows[1][i]) << "position " << prompt + i;
+}
+
+// Moving a node's position must keep its output: attention past the cache is refused, naming
+// the node.
+TEST_F(Stories, GraphRefusesAnOpThatChangesItsNodesOutput) {
+  GraphBuilder b(*model_, Batch{.n_tokens = 1, .n_past = 2, .n_ctx = 16});
+  find_architecture("llama")->build(b);
+  Graph g = b.graph();
+  size_t attention = 0;
+  while (g.nodes()[attention].op.kind() != OpKind::Attention) ++attention;
+  AttentionParams p = std::get<AttentionParams>(g.nodes()[attention].op.params);
+  p.n_past = 3;
+  g.set_op(attention, Op{p});
+  EXPECT_EQ(std::get<AttentionParams>(g.nodes()[attention].op.params).n_past, 3);
+  p.n_past = 16;
+  try {
+    g.set_op(attention, Op{p});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(g.nodes()[attention].name), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(g.set_op(attention, Op{StoreKVParams{3}}), Error);  // another kind of op
+}
+
 TEST_F(Stories, PlannerSharesMemoryBetweenDeadValues) {
   GraphBuilder b(*model_, Batch{.n_tokens = 7, .n_past = 0, .n_ctx = 16});
   find_architecture("llama")->build(b);

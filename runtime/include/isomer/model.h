@@ -120,6 +120,10 @@ struct RunLedger {
   int64_t copies = 0;          // values moved between devices
   uint64_t copied_bytes = 0;   // their bytes
   int splits = 0;              // device runs, summed over the evaluation's graphs
+  // Graphs built for it: one per micro-batch, none for a decode step that reused the last
+  // decode step's graph and memory with its position moved on (two for the first decode step,
+  // which builds the next position's graph as well to check that only positions differ).
+  int graphs_built = 0;
 };
 
 // What a context has done and holds, for tokens/s and memory reports.
@@ -176,13 +180,16 @@ class Context {
     Device* device;
     std::unique_ptr<Buffer> buffer;
   };
+  struct Plan;  // a schedule bound to memory, as run() executes it (executor.cpp)
   KvBuffer& kv_buffer(const std::string& name);
   static ValueId graph_value(const Graph& graph, const std::string& name);
-  Schedule plan(int64_t n_tokens, bool all_logits);
+  Schedule plan(int64_t n_tokens, int64_t n_past, bool all_logits);
+  Plan* decode_plan(bool all_logits);
   void prepare();
   std::vector<Device*> bind(const Schedule& schedule, const std::vector<bool>& kept_value);
+  void bind(Plan& plan);
   Step step(const Node& node) const;
-  void run(const Schedule& schedule, std::span<const int32_t> tokens);
+  void run(Plan& plan, std::span<const int32_t> tokens);
 
   const Model& model_;
   int64_t n_ctx_ = 0;
@@ -193,6 +200,11 @@ class Context {
   std::vector<KvBuffer> kv_;
   std::map<const Device*, std::unique_ptr<Buffer>> arenas_;
   std::vector<TensorBinding> bind_;
+  const Plan* bound_ = nullptr;  // the plan bind_ and its steps hold, if any
+  // The last decode step's plan, which the next reuses (decode_plan); false once a graph has
+  // been found to change with the position in other ways.
+  std::unique_ptr<Plan> decode_;
+  bool decode_reusable_ = true;
   std::vector<std::string> fallbacks_;
   int splits_ = 0;
   RunLedger ledger_;

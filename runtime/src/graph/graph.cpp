@@ -29,4 +29,20 @@ ValueId Graph::add_node(std::string name, Op op, std::vector<ValueId> inputs) {
   return output;
 }
 
+void Graph::set_op(size_t i, Op op) {
+  Node& node = nodes_.at(i);
+  std::vector<TensorDesc> descs;
+  for (ValueId v : node.inputs) descs.push_back(value(v).desc);
+  TensorDesc out;
+  try {
+    out = op.infer(descs);
+  } catch (const Error& e) {
+    fail("graph node {}: {}", node.name, e.what());
+  }
+  if (op.kind() != node.op.kind() || out != value(node.output).desc)
+    fail("graph node {}: {} cannot replace its {} (output {})", node.name, op.name(), node.op.name(),
+         value(node.output).desc.to_string());
+  node.op = std::move(op);
+}
+
 }  // namespace isomer

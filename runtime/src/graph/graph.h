@@ -20,6 +20,7 @@ struct Value {
   TensorDesc desc;
   ValueKind kind = ValueKind::Intermediate;
   int producer = -1;  // node index for intermediates
+  bool operator==(const Value&) const = default;
 };
 
 struct Node {
@@ -27,6 +28,7 @@ struct Node {
   Op op;
   std::vector<ValueId> inputs;
   ValueId output = -1;
+  bool operator==(const Node&) const = default;
 };
 
 class Graph {
@@ -36,6 +38,9 @@ class Graph {
   // naming the node when the inputs do not fit). In-place ops return their state input.
   ValueId add_node(std::string name, Op op, std::vector<ValueId> inputs);
   void set_output(ValueId v) { output_ = v; }
+  // Replaces node i's op by another of the same kind whose shape rule gives the same output
+  // (a decode step's position moved on); isomer::Error naming the node otherwise.
+  void set_op(size_t i, Op op);
 
   const std::vector<Value>& values() const { return values_; }
   const std::vector<Node>& nodes() const { return nodes_; }

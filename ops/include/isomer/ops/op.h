@@ -32,13 +32,22 @@ struct TensorDesc {
 // How RoPE pairs the dimensions it rotates (llama.cpp's "normal" and "NeoX" modes).
 enum class RopeMode { Adjacent, HalfSplit };
 
-struct GetRowsParams {};  // in: table [n, cols] of any dtype, ids I32 [k] -> f32 [k, cols]
+struct GetRowsParams {  // in: table [n, cols] of any dtype, ids I32 [k] -> f32 [k, cols]
+  bool operator==(const GetRowsParams&) const = default;
+};
 struct RmsNormParams {    // in: x [rows, cols], weight f32 [g] with cols % g == 0
   float eps = 1e-5f;      // each group of g contiguous values is normalised, then scaled
+  bool operator==(const RmsNormParams&) const = default;
 };
-struct MatMulParams {};   // in: x f32 [rows, k], w [m, k] of any dtype -> [rows, m] = x w^T
-struct AddParams {};      // in: a [rows, cols], b [rows, cols] or [cols] (broadcast)
-struct SwiGluParams {};   // in: gate, up [rows, cols] -> silu(gate) * up
+struct MatMulParams {   // in: x f32 [rows, k], w [m, k] of any dtype -> [rows, m] = x w^T
+  bool operator==(const MatMulParams&) const = default;
+};
+struct AddParams {      // in: a [rows, cols], b [rows, cols] or [cols] (broadcast)
+  bool operator==(const AddParams&) const = default;
+};
+struct SwiGluParams {   // in: gate, up [rows, cols] -> silu(gate) * up
+  bool operator==(const SwiGluParams&) const = default;
+};
 struct RopeParams {       // in: x [rows, heads * head_dim], positions I32 [rows],
   int head_dim = 0;       //     optional freq factors f32 [n_rot / 2]
   int n_rot = 0;          // rotated dimensions per head (the rest pass through)
@@ -50,9 +59,11 @@ struct RopeParams {       // in: x [rows, heads * head_dim], positions I32 [rows
   float beta_fast = 32.0f;
   float beta_slow = 1.0f;
   int n_ctx_orig = 0;
+  bool operator==(const RopeParams&) const = default;
 };
 struct StoreKVParams {  // in: new rows [rows, width], cache [n_ctx, width] -> the cache,
   int64_t first_row = 0;  // with rows written at first_row (in place, converted to its type)
+  bool operator==(const StoreKVParams&) const = default;
 };
 struct AttentionParams {  // in: q [rows, heads * head_dim], k cache, v cache [n_ctx, kv_heads *
   int heads = 0;          //     head_dim] -> [rows, heads * head_dim]. Causal: query i sits at
@@ -60,9 +71,12 @@ struct AttentionParams {  // in: q [rows, heads * head_dim], k cache, v cache [n
   int head_dim = 0;
   int64_t n_past = 0;
   float scale = 1.0f;
+  bool operator==(const AttentionParams&) const = default;
 };
 
-struct CopyParams {};  // in: x of any type -> the same bytes (moves a tensor between devices)
+struct CopyParams {  // in: x of any type -> the same bytes (moves a tensor between devices)
+  bool operator==(const CopyParams&) const = default;
+};
 
 using OpParams = std::variant<GetRowsParams, RmsNormParams, MatMulParams, AddParams,
                               SwiGluParams, RopeParams, StoreKVParams, AttentionParams, CopyParams>;
@@ -78,6 +92,7 @@ struct Op {
   TensorDesc infer(std::span<const TensorDesc> inputs) const;
   // Index of the input the output aliases (ops that update state in place), or -1.
   int inplace_input() const;
+  bool operator==(const Op&) const = default;
 };
 
 std::string_view op_name(OpKind kind);
