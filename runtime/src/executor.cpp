@@ -136,7 +136,7 @@ void Context::prepare() {
     const Schedule s = plan(n_tokens, n_past_, false);
     std::lock_guard lock(model_.device_mutex());
     bind(s, std::vector<bool>(s.graph.values().size(), false));
-    bound_ = nullptr;
+    decode_bound_ = false;
     std::map<Device*, std::vector<Step>> steps;
     for (size_t i = 0; i < s.graph.nodes().size(); ++i)
       if (!crosses_devices(s, i)) steps[s.node_device[i]].push_back(step(s.graph.nodes()[i]));
@@ -154,7 +154,6 @@ Schedule Context::plan(int64_t n_tokens, int64_t n_past, bool all_logits) {
 
 Context::~Context() {
   std::lock_guard lock(model_.device_mutex());  // buffers are released while no run uses the device
-  decode_.reset();
   kv_.clear();
   arenas_.clear();
 }
@@ -215,13 +214,7 @@ std::span<const float> Context::eval(std::span<const int32_t> tokens, bool all_l
            s.fallbacks.size(), s.fallbacks.front());
     fallbacks_ = s.fallbacks;
     std::lock_guard lock(model_.device_mutex());
-    try {
-      run(*p, chunk);
-    } catch (...) {
-      if (built) bound_ = nullptr;
-      throw;
-    }
-    if (built) bound_ = nullptr;  // the plan goes now; the next run binds its own
+    run(*p, chunk);
     n_past_ += static_cast<int64_t>(chunk.size());
     if (all_logits || last_chunk) {
       const TensorBinding& out = bind_[static_cast<size_t>(s.graph.output())];
@@ -270,8 +263,8 @@ Context::Plan* Context::decode_plan(bool all_logits) {
   p->n_past = n_past_;
   p->all_logits = all_logits;
   p->positioned = std::move(*positioned);
-  if (bound_ == decode_.get()) bound_ = nullptr;
   decode_ = std::move(p);
+  decode_bound_ = false;
   return decode_.get();
 }
 
@@ -341,14 +334,14 @@ void Context::bind(Plan& p) {
     p.ops[std::string(node.op.name())][d->properties().id]++;
     p.splits.back().steps.push_back(step(node));
   }
-  bound_ = &p;
+  decode_bound_ = &p == decode_.get();
 }
 
 void Context::run(Plan& p, std::span<const int32_t> tokens) {
   const Schedule& s = p.schedule;
   const Graph& graph = s.graph;
   const size_t n_values = graph.values().size();
-  if (bound_ != &p) bind(p);
+  if (&p != decode_.get() || !decode_bound_) bind(p);
 
   // Per-call inputs.
   for (size_t v = 0; v < n_values; ++v) {

@@ -200,11 +200,12 @@ class Context {
   std::vector<KvBuffer> kv_;
   std::map<const Device*, std::unique_ptr<Buffer>> arenas_;
   std::vector<TensorBinding> bind_;
-  const Plan* bound_ = nullptr;  // the plan bind_ and its steps hold, if any
-  // The last decode step's plan, which the next reuses (decode_plan), and whether decode plans
-  // are reused at all (false once the graph was found to change with the position in other
-  // ways than the positions its ops hold).
+  // The last decode step's plan, which the next reuses (decode_plan); whether bind_ and its
+  // steps are still that plan's (a prompt batch binds its own); and whether decode plans are
+  // reused at all (false once the graph was found to change with the position in other ways
+  // than the positions its ops hold).
   std::unique_ptr<Plan> decode_;
+  bool decode_bound_ = false;
   bool decode_reusable_ = true;
   std::vector<std::string> fallbacks_;
   int splits_ = 0;
