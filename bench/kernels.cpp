@@ -5,7 +5,10 @@
 //   prompt/hot   64 activation rows (a prefill tile), the weights in cache.
 // A type whose decode/hot rate is near its decode/cold rate is compute-bound in decode; one far
 // above it is bound by memory. isomer bench --bandwidth gives the streaming read rate to
-// compare with. Run: build/bin/isomer_kernel_bench [--benchmark_filter=Q4_0]
+// compare with. Also decode attention (attention/<model>/<keys>): one query row against an F16
+// KV cache, on one thread, the cache in L2 (a layer's is small; decode is bound by its
+// arithmetic, not by reading it), in keys per second.
+// Run: build/bin/isomer_kernel_bench [--benchmark_filter=Q4_0]
 #include <benchmark/benchmark.h>
 #include <isomer/ops/dtype.h>
 
@@ -59,6 +62,35 @@ void dot_rows(benchmark::State& state, DType type, int64_t act_rows, size_t weig
                                                    benchmark::Counter::kIsRate);
 }
 
+// One decode step's attention for one layer: `heads` query heads over `kv_heads` KV heads of
+// width 64 (qwen2.5-0.5b: 14 over 2; TinyLlama: 32 over 4), `keys` cache rows.
+void attention(benchmark::State& state, int heads, int kv_heads, int64_t keys) {
+  constexpr int kDim = 64;
+  const int64_t kv_width = int64_t{kv_heads} * kDim;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> q(static_cast<size_t>(heads * kDim)), row(static_cast<size_t>(kv_width)), out(q.size());
+  for (float& v : q) v = normal(rng);
+  std::vector<uint16_t> k(static_cast<size_t>(keys * kv_width)), v(k.size());
+  for (auto* cache : {&k, &v})
+    for (int64_t j = 0; j < keys; ++j) {
+      for (float& e : row) e = normal(rng);
+      quantize_row(DType::F16, row.data(), cache->data() + j * kv_width, kv_width);
+    }
+  const auto view = [](DType type, std::vector<int64_t> shape, void* data) {
+    return TensorView{TensorDesc{type, std::move(shape)}, data};
+  };
+  const AttentionParams p{heads, kv_heads, kDim, keys - 1, 0.125f};
+  cpu::ThreadPool pool(1);
+  for (auto _ : state) {
+    cpu::attention(pool, p, view(DType::F32, {1, heads * kDim}, q.data()), view(DType::F16, {keys, kv_width}, k.data()),
+                   view(DType::F16, {keys, kv_width}, v.data()), view(DType::F32, {1, heads * kDim}, out.data()));
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["keys/s"] = benchmark::Counter(static_cast<double>(state.iterations() * keys), benchmark::Counter::kIsRate);
+}
+
 void register_all() {
   const DType types[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1,
                          DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K};
@@ -70,6 +102,12 @@ void register_all() {
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark((name + "/prompt/hot").c_str(), dot_rows, t, 64, kHot)->UseRealTime();
+  }
+  for (const int64_t keys : {160, 1024}) {
+    benchmark::RegisterBenchmark(("attention/qwen2.5-0.5b/" + std::to_string(keys)).c_str(), attention, 14, 2, keys)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark(("attention/tinyllama-1.1b/" + std::to_string(keys)).c_str(), attention, 32, 4, keys)
+        ->UseRealTime();
   }
 }
 

@@ -190,37 +190,42 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
   const DType type = GetParam();
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  const int64_t n = 512 + (traits(type).block_elems == 1 ? 5 : 0), rows = 19, cols = 70, out_stride = 21;
-  const size_t w_stride = row_bytes(type, n), x_stride = cpu::dot_rows_x_bytes(type, n);
-  std::vector<float> wf(static_cast<size_t>(n * rows));
-  for (float& v : wf) v = normal(rng) * 0.1f;
-  std::vector<uint8_t> w(w_stride * rows), x(x_stride * cols);
-  for (int64_t r = 0; r < rows; ++r) quantize_row(type, wf.data() + r * n, w.data() + r * w_stride, n);
-  for (cpu::Isa isa_id : runnable_isas()) {
-    const cpu::IsaKernels* isa = &cpu::isa_kernels(isa_id);
-    for (int64_t c = 0; c < cols; ++c) {
-      const std::vector<float> xf = activations(n, rng);
-      cpu::convert_for_dot_rows(type, xf.data(), x.data() + c * x_stride, n);
-    }
-    const auto expected = [&](const uint8_t* wr, const uint8_t* xr, int64_t n_cols) {
-      if (n_cols > 1 && type == DType::Q4_0) return repacked_order<quant::BlockQ4_0>(wr, xr, n);
-      if (n_cols > 1 && type == DType::Q8_0) return repacked_order<quant::BlockQ8_0>(wr, xr, n);
-      if (n_cols > 1 && type == DType::Q4_K) return repacked_order<quant::BlockQ4_K>(wr, xr, n);
-      return isa->vec_dot_fn(type)(wr, xr, n);
-    };
-    // Prefill tiles, decode tiles; 19, 18 and 12 weight rows: edges of 3, 2 and 4 rows.
-    for (int64_t n_cols : {int64_t{7}, cols, int64_t{1}})
-      for (int64_t n_rows : {rows, rows - 1, rows - 7}) {
-        std::vector<float> out(static_cast<size_t>(n_cols * out_stride), NAN);
-        isa->dot_rows_fn(type)(w.data(), w_stride, n_rows, x.data(), x_stride, n_cols, n, out.data(), out_stride);
-        for (int64_t c = 0; c < n_cols; ++c)
-          for (int64_t r = 0; r < n_rows; ++r)
-            EXPECT_EQ(out[c * out_stride + r], expected(w.data() + r * w_stride, x.data() + c * x_stride, n_cols))
-                << dtype_name(type) << " weight row " << r << " of " << n_rows << ", activation row " << c << " of "
-                << n_cols << ", " << cpu::isa_name(isa_id);
-        for (int64_t c = 0; c < n_cols; ++c)  // nothing written between a row's results
-          for (int64_t r = n_rows; r < out_stride; ++r) EXPECT_TRUE(std::isnan(out[c * out_stride + r]));
+  const int64_t rows = 19, cols = 70, out_stride = 21;
+  // The float types: a tail past the 32-element steps (added in double), and none (64: an
+  // attention head; the sums added across lanes eight at a time).
+  const std::vector<int64_t> lengths = traits(type).block_elems == 1 ? std::vector<int64_t>{517, 64} : std::vector<int64_t>{512};
+  for (const int64_t n : lengths) {
+    const size_t w_stride = row_bytes(type, n), x_stride = cpu::dot_rows_x_bytes(type, n);
+    std::vector<float> wf(static_cast<size_t>(n * rows));
+    for (float& v : wf) v = normal(rng) * 0.1f;
+    std::vector<uint8_t> w(w_stride * rows), x(x_stride * cols);
+    for (int64_t r = 0; r < rows; ++r) quantize_row(type, wf.data() + r * n, w.data() + r * w_stride, n);
+    for (cpu::Isa isa_id : runnable_isas()) {
+      const cpu::IsaKernels* isa = &cpu::isa_kernels(isa_id);
+      for (int64_t c = 0; c < cols; ++c) {
+        const std::vector<float> xf = activations(n, rng);
+        cpu::convert_for_dot_rows(type, xf.data(), x.data() + c * x_stride, n);
       }
+      const auto expected = [&](const uint8_t* wr, const uint8_t* xr, int64_t n_cols) {
+        if (n_cols > 1 && type == DType::Q4_0) return repacked_order<quant::BlockQ4_0>(wr, xr, n);
+        if (n_cols > 1 && type == DType::Q8_0) return repacked_order<quant::BlockQ8_0>(wr, xr, n);
+        if (n_cols > 1 && type == DType::Q4_K) return repacked_order<quant::BlockQ4_K>(wr, xr, n);
+        return isa->vec_dot_fn(type)(wr, xr, n);
+      };
+      // Prefill tiles, decode tiles; 19, 18 and 12 weight rows: edges of 3, 2 and 4 rows.
+      for (int64_t n_cols : {int64_t{7}, cols, int64_t{1}})
+        for (int64_t n_rows : {rows, rows - 1, rows - 7}) {
+          std::vector<float> out(static_cast<size_t>(n_cols * out_stride), NAN);
+          isa->dot_rows_fn(type)(w.data(), w_stride, n_rows, x.data(), x_stride, n_cols, n, out.data(), out_stride);
+          for (int64_t c = 0; c < n_cols; ++c)
+            for (int64_t r = 0; r < n_rows; ++r)
+              EXPECT_EQ(out[c * out_stride + r], expected(w.data() + r * w_stride, x.data() + c * x_stride, n_cols))
+                  << dtype_name(type) << " weight row " << r << " of " << n_rows << ", activation row " << c << " of "
+                  << n_cols << ", " << cpu::isa_name(isa_id) << ", length " << n;
+          for (int64_t c = 0; c < n_cols; ++c)  // nothing written between a row's results
+            for (int64_t r = n_rows; r < out_stride; ++r) EXPECT_TRUE(std::isnan(out[c * out_stride + r]));
+        }
+    }
   }
 }
 
@@ -373,32 +378,49 @@ TEST(SiluMul, WithinAFewUlpOfDoubleInEveryInstructionSet) {
   }
 }
 
-// Flash attention's F16 value sums: each element rounded once, as the scalar formula, in every
-// instruction set (31 elements: the 16- and 8-lane loops and the scalar tail), with values
-// that round to F16's subnormals, overflow to infinity and carry a NaN.
-TEST(F16Sums, GiveTheScalarFormulasBitsInEveryInstructionSet) {
+// Flash attention's F16 value sums: GGML's formula key by key, in every instruction set, for
+// head widths that take the 4-register, 1-register and scalar columns (and mixes), heads that
+// fill a register block and spill into the next, rescalings on new maxima (including the first
+// key's 0), and values that round to F16's subnormals, overflow to infinity and carry a NaN.
+TEST(ValueSumsF16, GiveGgmlsFormulaKeyByKeyInEveryInstructionSet) {
   std::mt19937 rng(11);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<uint16_t> x(31), y0(31);
-  for (size_t i = 0; i < x.size(); ++i) {
-    x[i] = f32_to_fp16(normal(rng) * (i % 7 == 0 ? 3e4f : 1.0f));
-    y0[i] = f32_to_fp16(normal(rng) * (i % 5 == 0 ? 1e-5f : 1.0f));
-  }
-  x[3] = f32_to_fp16(NAN);
-  for (const float v : {0.37f, -2.5f, 3e-4f, 1.9f}) {
-    for (const cpu::Isa isa : runnable_isas()) {
-      std::vector<uint16_t> mad = y0, scaled = y0;
-      cpu::isa_kernels(isa).mad_f16(mad.data(), x.data(), v, static_cast<int64_t>(x.size()));
-      cpu::isa_kernels(isa).scale_f16(scaled.data(), v, static_cast<int64_t>(x.size()));
-      for (size_t i = 0; i < x.size(); ++i) {
-        const float want_mad = std::fma(fp16_to_f32(x[i]), v, fp16_to_f32(y0[i]));
-        const float want_scaled = fp16_to_f32(y0[i]) * v;
-        if (std::isnan(want_mad)) EXPECT_TRUE(std::isnan(fp16_to_f32(mad[i]))) << cpu::isa_name(isa) << " element " << i;
-        else EXPECT_EQ(mad[i], f32_to_fp16(want_mad)) << cpu::isa_name(isa) << " element " << i << ", v " << v;
-        EXPECT_EQ(scaled[i], f32_to_fp16(want_scaled)) << cpu::isa_name(isa) << " element " << i << ", v " << v;
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  const auto r16 = [](float x) { return fp16_to_f32(f32_to_fp16(x)); };
+  for (const int64_t d : {8, 24, 64, 72, 128, 200})
+    for (const int heads : {1, 3, 7, 17}) {
+      const int64_t keys = 37;
+      const size_t stride = static_cast<size_t>(d + 8);  // value rows apart in a wider cache row
+      std::vector<uint16_t> v(static_cast<size_t>(keys) * stride);
+      for (size_t i = 0; i < v.size(); ++i) v[i] = f32_to_fp16(normal(rng) * (i % 7 == 0 ? 3e3f : 1.0f));
+      v[5] = f32_to_fp16(NAN);
+      std::vector<float> ms(static_cast<size_t>(heads * keys)), vs(ms.size());
+      for (int h = 0; h < heads; ++h)
+        for (int64_t j = 0; j < keys; ++j) {
+          const size_t at = static_cast<size_t>(h * keys + j);
+          const bool new_max = j == 0 || unit(rng) < 0.2f;
+          ms[at] = j == 0 ? 0.0f : new_max ? unit(rng) : 1.0f;
+          vs[at] = new_max ? 1.0f : unit(rng) * (j % 11 == 0 ? 1e-6f : 1.0f);
+        }
+      std::vector<float> want(static_cast<size_t>(heads * d), 0.0f);
+      for (int h = 0; h < heads; ++h)
+        for (int64_t j = 0; j < keys; ++j) {
+          const size_t at = static_cast<size_t>(h * keys + j);
+          for (int64_t i = 0; i < d; ++i) {
+            float& a = want[static_cast<size_t>(h * d + i)];
+            if (ms[at] != 1) a = r16(a * ms[at]);
+            a = r16(std::fma(fp16_to_f32(v[static_cast<size_t>(j) * stride + static_cast<size_t>(i)]), vs[at], a));
+          }
+        }
+      for (const cpu::Isa isa : runnable_isas()) {
+        std::vector<float> got(want.size(), -1.0f);
+        cpu::isa_kernels(isa).value_sums_f16(v.data(), stride, keys, ms.data(), vs.data(), heads, d, got.data());
+        for (size_t i = 0; i < want.size(); ++i) {
+          if (std::isnan(want[i])) EXPECT_TRUE(std::isnan(got[i])) << cpu::isa_name(isa) << " d " << d << " element " << i;
+          else ASSERT_EQ(got[i], want[i]) << cpu::isa_name(isa) << " d " << d << " heads " << heads << " element " << i;
+        }
       }
     }
-  }
 }
 
 TEST(QuantizeActivation, RejectsWeightOnlyTypesAndPartialBlocks) {

@@ -94,9 +94,9 @@ void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& 
 // each key as vec_dot does; one online-softmax pass over the keys in order; the weighted values
 // accumulated in F16 for an F16 V cache (rounded after every key, as GGML's VKQ16), otherwise
 // in f32. The dot products with all keys come first, from dot_rows, as they do not depend on
-// the softmax. The query heads that share a KV head go together: their keys are read once, and
-// their passes, each a chain of roundings through memory, interleave key by key (apart, each
-// waited on its own chain).
+// the softmax; then each key's weight and rescaling, and the value sums from those. The query
+// heads that share a KV head go together: their keys and values are read once, and their value
+// sums, each a chain of roundings, interleave key by key (vec_dot.h's value_sums_f16).
 void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
                const TensorView& k, const TensorView& v, const TensorView& out) {
   const int64_t rows = q.desc.rows(), d = p.head_dim, kv_width = k.desc.cols();
@@ -105,6 +105,7 @@ void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
   // Several activation rows give the lone dot products' bits for these types only (vec_dot.h).
   const bool heads_together = k_type == DType::F32 || k_type == DType::F16 || k_type == DType::BF16;
   const size_t kv_stride = row_bytes(k_type, kv_width), head_bytes = row_bytes(k_type, d);
+  const size_t v_stride = row_bytes(v_type, v.desc.cols()), v_head_bytes = row_bytes(v_type, d);
   const size_t qa_bytes = dot_rows_x_bytes(k_type, d);
   const int group = p.heads / p.kv_heads;
   const auto* kp = k.as<const uint8_t>();
@@ -113,50 +114,54 @@ void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
   // small tasks balance better than one row per thread.
   pool.parallel_for(rows * p.kv_heads, 1, [&](int64_t begin, int64_t end) {
     std::vector<uint8_t> qa(static_cast<size_t>(group) * qa_bytes);
-    std::vector<float> scores, acc(static_cast<size_t>(group * d)), vrow(static_cast<size_t>(d));
+    // scores, then in place each key's weight (vs) and rescaling of the sums before it (ms).
+    std::vector<float> scores, ms, acc(static_cast<size_t>(group * d)), vrow(static_cast<size_t>(d));
     std::vector<float> max(static_cast<size_t>(group)), sum(max.size());
-    std::vector<uint16_t> acc16(acc.size());  // F16 V: the sums as GGML keeps them
     for (int64_t t = begin; t < end; ++t) {
       const int64_t r = t / p.kv_heads, keys = p.n_past + r + 1;
       const int kv_head = static_cast<int>(t % p.kv_heads);
       const uint8_t* kh = kp + static_cast<size_t>(kv_head) * head_bytes;
-      const uint8_t* vh = vp + static_cast<size_t>(kv_head) * head_bytes;
+      const uint8_t* vh = vp + static_cast<size_t>(kv_head) * v_head_bytes;
       const float* qh = q.as<const float>() + (r * p.heads + static_cast<int64_t>(kv_head) * group) * d;
       for (int g = 0; g < group; ++g) convert_for_dot_rows(k_type, qh + g * d, qa.data() + g * qa_bytes, d);
       scores.resize(static_cast<size_t>(group * keys));
+      ms.resize(scores.size());
       if (heads_together)
         dot(kh, kv_stride, keys, qa.data(), qa_bytes, group, d, scores.data(), keys);
       else
         for (int g = 0; g < group; ++g)
           dot(kh, kv_stride, keys, qa.data() + g * qa_bytes, qa_bytes, 1, d, scores.data() + g * keys, keys);
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      std::fill(acc16.begin(), acc16.end(), uint16_t{0});
       std::fill(max.begin(), max.end(), -INFINITY);
       std::fill(sum.begin(), sum.end(), 0.0f);
-      for (int64_t j = 0; j < keys; ++j) {
-        const uint8_t* vj = vh + j * kv_stride;
-        if (v_type != DType::F16) dequantize_row(v_type, vj, vrow.data(), d);
+      for (int64_t j = 0; j < keys; ++j)
         for (int g = 0; g < group; ++g) {
-          const float s = scores[static_cast<size_t>(g * keys + j)] * p.scale;
-          float ms = 1, vs = 1;  // rescaling of the sums so far on a new maximum; this key's weight
+          const size_t at = static_cast<size_t>(g * keys + j);
+          const float s = scores[at] * p.scale;
+          float m = 1, w = 1;  // rescaling of the sums so far on a new maximum; this key's weight
           if (s > max[g]) {
-            ms = std::exp(max[g] - s);
+            m = std::exp(max[g] - s);
             max[g] = s;
           } else {
-            vs = std::exp(s - max[g]);
+            w = std::exp(s - max[g]);
           }
-          if (v_type == DType::F16) {
-            uint16_t* a = acc16.data() + g * d;
-            if (ms != 1) scale_f16(a, ms, d);
-            mad_f16(a, reinterpret_cast<const uint16_t*>(vj), vs, d);
-          } else {
+          ms[at] = m;
+          scores[at] = w;
+          sum[g] = sum[g] * m + w;
+        }
+      const float* vs = scores.data();
+      if (v_type == DType::F16) {
+        value_sums_f16(reinterpret_cast<const uint16_t*>(vh), v_stride / 2, keys, ms.data(), vs, group, d, acc.data());
+      } else {
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        for (int64_t j = 0; j < keys; ++j) {
+          dequantize_row(v_type, vh + j * v_stride, vrow.data(), d);
+          for (int g = 0; g < group; ++g) {
+            const float m = ms[static_cast<size_t>(g * keys + j)], w = vs[static_cast<size_t>(g * keys + j)];
             float* a = acc.data() + g * d;
-            for (int64_t i = 0; i < d; ++i) a[i] = std::fma(vrow[i], vs, a[i] * ms);
+            for (int64_t i = 0; i < d; ++i) a[i] = std::fma(vrow[i], w, a[i] * m);
           }
-          sum[g] = sum[g] * ms + vs;
         }
       }
-      if (v_type == DType::F16) dequantize_row(DType::F16, acc16.data(), acc.data(), group * d);
       float* y = out.as<float>() + (r * p.heads + static_cast<int64_t>(kv_head) * group) * d;
       for (int g = 0; g < group; ++g)
         for (int64_t i = 0; i < d; ++i) y[g * d + i] = acc[g * d + i] * (1 / sum[g]);

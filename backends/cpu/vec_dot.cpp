@@ -179,8 +179,10 @@ float vec_dot(DType weight, const void* w_row, const void* x_act, int64_t n) {
   return vec_dot_fn(weight)(w_row, x_act, n);
 }
 
-void mad_f16(uint16_t* y, const uint16_t* x, float v, int64_t n) { kernels().mad_f16(y, x, v, n); }
-void scale_f16(uint16_t* y, float v, int64_t n) { kernels().scale_f16(y, v, n); }
+void value_sums_f16(const uint16_t* v, size_t v_stride, int64_t keys, const float* ms, const float* vs, int heads,
+                    int64_t d, float* out) {
+  kernels().value_sums_f16(v, v_stride, keys, ms, vs, heads, d, out);
+}
 void silu_mul(const float* g, const float* u, float* y, int64_t n) { kernels().silu_mul(g, u, y, n); }
 
 }  // namespace isomer::cpu

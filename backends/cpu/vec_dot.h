@@ -79,10 +79,13 @@ using DotRowsFn = void (*)(const void* w, size_t w_stride, int64_t rows, const v
                            int64_t cols, int64_t n, float* out, int64_t out_stride);
 DotRowsFn dot_rows_fn(DType weight);
 
-// F16 accumulation as GGML's ggml_vec_mad_f16 / ggml_vec_scale_f16 (flash attention's value
-// sums): y = f16(x * v + y) with one rounding of the fused multiply-add, and y = f16(y * v).
-void mad_f16(uint16_t* y, const uint16_t* x, float v, int64_t n);
-void scale_f16(uint16_t* y, float v, int64_t n);
+// Flash attention's value sums for an F16 V cache, as GGML keeps them (VKQ16): for each key j
+// in order and each head h, sums = f16(sums x ms[h * keys + j]) where that is not 1 (a new
+// maximum), then sums = f16(v_j x vs[h * keys + j] + sums) with one rounding of the fused
+// multiply-add. v: the keys' value rows, v_stride elements apart; out: heads x d floats, the
+// final sums.
+void value_sums_f16(const uint16_t* v, size_t v_stride, int64_t keys, const float* ms, const float* vs, int heads,
+                    int64_t d, float* out);
 
 // SwiGLU's elements, y = g / (1 + e^-g) * u in the reference's order (llama.cpp's too). The
 // SIMD sets take e^x from a polynomial (llama.cpp's CPU code has its own as well): silu(g)

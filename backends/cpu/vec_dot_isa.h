@@ -19,8 +19,8 @@ struct IsaKernels {
   void (*quantize_activation)(DType act, const float* x, void* dst, int64_t n);
   VecDotFn (*vec_dot_fn)(DType weight);
   DotRowsFn (*dot_rows_fn)(DType weight);
-  void (*mad_f16)(uint16_t* y, const uint16_t* x, float v, int64_t n);
-  void (*scale_f16)(uint16_t* y, float v, int64_t n);
+  void (*value_sums_f16)(const uint16_t* v, size_t v_stride, int64_t keys, const float* ms, const float* vs,
+                         int heads, int64_t d, float* out);
   void (*silu_mul)(const float* g, const float* u, float* y, int64_t n);
 };
 
