@@ -114,7 +114,8 @@ void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
   // small tasks balance better than one row per thread.
   pool.parallel_for(rows * p.kv_heads, 1, [&](int64_t begin, int64_t end) {
     std::vector<uint8_t> qa(static_cast<size_t>(group) * qa_bytes);
-    // scores, then in place each key's weight (vs) and rescaling of the sums before it (ms).
+    // scores: the dot products, then in place each key's weight (vs); ms: each key's rescaling
+    // of the sums before it (1 but on a new maximum).
     std::vector<float> scores, ms, acc(static_cast<size_t>(group * d)), vrow(static_cast<size_t>(d));
     std::vector<float> max(static_cast<size_t>(group)), sum(max.size());
     for (int64_t t = begin; t < end; ++t) {
