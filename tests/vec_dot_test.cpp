@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <random>
 #include <vector>
 
@@ -421,6 +422,48 @@ TEST(ValueSumsF16, GiveGgmlsFormulaKeyByKeyInEveryInstructionSet) {
         }
       }
     }
+}
+
+// The softmax's exponentials: glibc's expf to the bit in every instruction set, over every
+// `stride`th float (both signs: underflow, subnormal results, overflow), in chunks, and the
+// ends: infinities, NaN, zeros and the thresholds of the range.
+void expect_glibc_expf(uint64_t stride) {
+  std::vector<float> x;
+  for (const float e : {INFINITY, -INFINITY, NAN, 0.0f, -0.0f, -0x1.9fe368p6f, 0x1.62e42ep6f, -88.0f, 88.0f})
+    for (const float f : {e, std::nextafter(e, 0.0f), std::nextafter(e, INFINITY), std::nextafter(e, -INFINITY)})
+      x.push_back(f);
+  std::map<cpu::Isa, int64_t> wrong;
+  for (uint64_t u = 0; u < (uint64_t{1} << 32);) {
+    for (; u < (uint64_t{1} << 32) && x.size() < (size_t{1} << 22); u += stride)
+      x.push_back(std::bit_cast<float>(static_cast<uint32_t>(u)));
+    std::vector<float> want(x.size());
+    for (size_t i = 0; i < x.size(); ++i) want[i] = std::exp(x[i]);
+    for (const cpu::Isa isa : runnable_isas()) {
+      std::vector<float> got = x;
+      cpu::isa_kernels(isa).exp_f32(got.data(), static_cast<int64_t>(got.size()));
+      for (size_t i = 0; i < x.size(); ++i)
+        if (std::isnan(want[i]) ? !std::isnan(got[i]) : std::bit_cast<uint32_t>(got[i]) != std::bit_cast<uint32_t>(want[i]))
+          if (++wrong[isa] <= 5) ADD_FAILURE() << cpu::isa_name(isa) << ": e^" << x[i] << " = " << got[i] << ", expf " << want[i];
+    }
+    x.clear();
+  }
+  for (const cpu::Isa isa : runnable_isas()) EXPECT_EQ(wrong[isa], 0) << cpu::isa_name(isa);
+}
+
+TEST(ExpF32, GivesGlibcsExpfToTheBitInEveryInstructionSet) {
+#if !defined(__GLIBC__)
+  GTEST_SKIP() << "the SIMD sets reproduce glibc's expf; this C library's may round otherwise";
+#endif
+  expect_glibc_expf(1009);  // 4 million floats
+}
+
+// Every float (about three minutes here: run with --gtest_also_run_disabled_tests after
+// changing exp_f32).
+TEST(ExpF32, DISABLED_GivesGlibcsExpfToTheBitForEveryFloat) {
+#if !defined(__GLIBC__)
+  GTEST_SKIP() << "the SIMD sets reproduce glibc's expf; this C library's may round otherwise";
+#endif
+  expect_glibc_expf(1);
 }
 
 TEST(QuantizeActivation, RejectsWeightOnlyTypesAndPartialBlocks) {

@@ -117,7 +117,7 @@ void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
     // scores: the dot products, then in place each key's weight (vs); ms: each key's rescaling
     // of the sums before it (1 but on a new maximum).
     std::vector<float> scores, ms, acc(static_cast<size_t>(group * d)), vrow(static_cast<size_t>(d));
-    std::vector<float> max(static_cast<size_t>(group)), sum(max.size());
+    std::vector<float> sum(static_cast<size_t>(group));
     for (int64_t t = begin; t < end; ++t) {
       const int64_t r = t / p.kv_heads, keys = p.n_past + r + 1;
       const int kv_head = static_cast<int>(t % p.kv_heads);
@@ -132,22 +132,32 @@ void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
       else
         for (int g = 0; g < group; ++g)
           dot(kh, kv_stride, keys, qa.data() + g * qa_bytes, qa_bytes, 1, d, scores.data() + g * keys, keys);
-      std::fill(max.begin(), max.end(), -INFINITY);
-      std::fill(sum.begin(), sum.end(), 0.0f);
-      for (int64_t j = 0; j < keys; ++j)
-        for (int g = 0; g < group; ++g) {
-          const size_t at = static_cast<size_t>(g * keys + j);
-          const float s = scores[at] * p.scale;
-          float m = 1, w = 1;  // rescaling of the sums so far on a new maximum; this key's weight
-          if (s > max[g]) {
-            m = std::exp(max[g] - s);
-            max[g] = s;
+      // Each key either sets a new maximum, rescaling the sums before it by e^(max - x), or is
+      // weighed by e^(x - max); the other factor is e^0 = 1. The exponents first, then all of
+      // them at once (exp_f32: expf's bits, in SIMD).
+      for (int g = 0; g < group; ++g) {
+        float* w = scores.data() + g * keys;
+        float* m = ms.data() + g * keys;
+        float max = -INFINITY;
+        for (int64_t j = 0; j < keys; ++j) {
+          const float x = w[j] * p.scale;
+          if (x > max) {
+            m[j] = max - x;
+            w[j] = 0;
+            max = x;
           } else {
-            w = std::exp(s - max[g]);
+            m[j] = 0;
+            w[j] = x - max;
           }
-          ms[at] = m;
-          scores[at] = w;
-          sum[g] = sum[g] * m + w;
+        }
+      }
+      exp_f32(ms.data(), static_cast<int64_t>(ms.size()));
+      exp_f32(scores.data(), static_cast<int64_t>(scores.size()));
+      std::fill(sum.begin(), sum.end(), 0.0f);
+      for (int g = 0; g < group; ++g)
+        for (int64_t j = 0; j < keys; ++j) {
+          const size_t at = static_cast<size_t>(g * keys + j);
+          sum[g] = sum[g] * ms[at] + scores[at];
         }
       const float* vs = scores.data();
       if (v_type == DType::F16) {

@@ -87,6 +87,11 @@ DotRowsFn dot_rows_fn(DType weight);
 void value_sums_f16(const uint16_t* v, size_t v_stride, int64_t keys, const float* ms, const float* vs, int heads,
                     int64_t d, float* out);
 
+// x[i] = e^x[i] in place, to the bits of the C library's expf (std::exp) where that is glibc's
+// (2.27 onward; x86-64 runs its FMA build wherever the SIMD sets run): the softmax's
+// exponentials, as GGML takes them from expf.
+void exp_f32(float* x, int64_t n);
+
 // SwiGLU's elements, y = g / (1 + e^-g) * u in the reference's order (llama.cpp's too). The
 // SIMD sets take e^x from a polynomial (llama.cpp's CPU code has its own as well): silu(g)
 // within 2.4 ulp of the exact value, 4 ulp of the std::exp form, over g in [-87, 88] (23
