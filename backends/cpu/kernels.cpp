@@ -21,6 +21,12 @@ constexpr int64_t kRowBlock = 16;
 // 318 tok/s, TinyLlama Q4_K_M 168 -> 196 (128 KiB: 323, 183).
 constexpr size_t kCallBytes = 64 << 10;
 
+// Fetches the first `bytes` of `rows` rows `stride` apart toward the cache (every line they touch).
+void prefetch_rows(const uint8_t* p, size_t stride, int64_t rows, size_t bytes) {
+  for (int64_t j = 0; j < rows; ++j)
+    for (size_t o = 0; o < bytes + 63; o += 64) __builtin_prefetch(p + j * stride + std::min(o, bytes - 1));
+}
+
 }  // namespace
 
 int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, 4096 / std::max<int64_t>(1, cols)); }
@@ -124,6 +130,15 @@ void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
       const uint8_t* kh = kp + static_cast<size_t>(kv_head) * head_bytes;
       const uint8_t* vh = vp + static_cast<size_t>(kv_head) * v_head_bytes;
       const float* qh = q.as<const float>() + (r * p.heads + static_cast<int64_t>(kv_head) * group) * d;
+      // Decode streams the weights through the caches between layers, so the head's keys and
+      // values come from DRAM, rows 'kv_stride' apart: fetched all at once up front, their
+      // misses overlap instead of the dot products and value sums waiting on each (TinyLlama
+      // Q4_0 decode attention 0.110-0.112 s per 128 steps against 0.158-0.162; with the cache
+      // in L2, 0.072-0.076). A chunk's later rows find them cached.
+      if (t - begin < p.kv_heads) {
+        prefetch_rows(kh, kv_stride, keys, head_bytes);
+        prefetch_rows(vh, v_stride, keys, v_head_bytes);
+      }
       for (int g = 0; g < group; ++g) convert_for_dot_rows(k_type, qh + g * d, qa.data() + g * qa_bytes, d);
       scores.resize(static_cast<size_t>(group * keys));
       ms.resize(scores.size());
