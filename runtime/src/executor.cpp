@@ -136,7 +136,6 @@ void Context::prepare() {
     const Schedule s = plan(n_tokens, n_past_, false);
     std::lock_guard lock(model_.device_mutex());
     bind(s, std::vector<bool>(s.graph.values().size(), false));
-    decode_bound_ = false;
     std::map<Device*, std::vector<Step>> steps;
     for (size_t i = 0; i < s.graph.nodes().size(); ++i)
       if (!crosses_devices(s, i)) steps[s.node_device[i]].push_back(step(s.graph.nodes()[i]));
@@ -277,6 +276,7 @@ std::vector<Device*> Context::bind(const Schedule& s, const std::vector<bool>& k
   std::vector<Device*> devices;
   for (Device* d : s.value_device)
     if (std::find(devices.begin(), devices.end(), d) == devices.end()) devices.push_back(d);
+  decode_bound_ = false;  // bind_ no longer holds the decode plan's memory (bind(Plan&) says when it does)
   bind_.assign(n_values, {});
   for (Device* d : devices) {
     const MemoryPlan plan = plan_memory(

@@ -9,15 +9,18 @@ ValueId Graph::add_value(std::string name, TensorDesc desc, ValueKind kind) {
   return static_cast<ValueId>(values_.size() - 1);
 }
 
-ValueId Graph::add_node(std::string name, Op op, std::vector<ValueId> inputs) {
+TensorDesc Graph::infer(const std::string& name, const Op& op, const std::vector<ValueId>& inputs) const {
   std::vector<TensorDesc> descs;
   for (ValueId v : inputs) descs.push_back(value(v).desc);
-  TensorDesc out;
   try {
-    out = op.infer(descs);
+    return op.infer(descs);
   } catch (const Error& e) {
     fail("graph node {}: {}", name, e.what());
   }
+}
+
+ValueId Graph::add_node(std::string name, Op op, std::vector<ValueId> inputs) {
+  TensorDesc out = infer(name, op, inputs);
   ValueId output;
   if (const int alias = op.inplace_input(); alias >= 0) {
     output = inputs[static_cast<size_t>(alias)];
@@ -31,14 +34,7 @@ ValueId Graph::add_node(std::string name, Op op, std::vector<ValueId> inputs) {
 
 void Graph::set_op(size_t i, Op op) {
   Node& node = nodes_.at(i);
-  std::vector<TensorDesc> descs;
-  for (ValueId v : node.inputs) descs.push_back(value(v).desc);
-  TensorDesc out;
-  try {
-    out = op.infer(descs);
-  } catch (const Error& e) {
-    fail("graph node {}: {}", node.name, e.what());
-  }
+  const TensorDesc out = infer(node.name, op, node.inputs);
   if (op.kind() != node.op.kind() || out != value(node.output).desc)
     fail("graph node {}: {} cannot replace its {} (output {})", node.name, op.name(), node.op.name(),
          value(node.output).desc.to_string());

@@ -48,6 +48,9 @@ class Graph {
   ValueId output() const { return output_; }
 
  private:
+  // The op's output for these inputs, by its shape rule; an error names the node.
+  TensorDesc infer(const std::string& name, const Op& op, const std::vector<ValueId>& inputs) const;
+
   std::vector<Value> values_;
   std::vector<Node> nodes_;
   ValueId output_ = -1;
