@@ -191,10 +191,12 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
   const DType type = GetParam();
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  const int64_t rows = 19, cols = 70, out_stride = 21;
+  const int64_t rows = 35, cols = 70, out_stride = 37;
   // The float types: a tail past the 32-element steps (added in double), and none (64: an
-  // attention head; the sums added across lanes eight at a time).
-  const std::vector<int64_t> lengths = traits(type).block_elems == 1 ? std::vector<int64_t>{517, 64} : std::vector<int64_t>{512};
+  // attention head; the sums added across lanes eight at a time). The block types: rows of 512
+  // and of 2048 (8 K-quant blocks: where a fused multiply-add that vec_dot does not fuse shows).
+  const std::vector<int64_t> lengths =
+      traits(type).block_elems == 1 ? std::vector<int64_t>{517, 64} : std::vector<int64_t>{512, 2048};
   for (const int64_t n : lengths) {
     const size_t w_stride = row_bytes(type, n), x_stride = cpu::dot_rows_x_bytes(type, n);
     std::vector<float> wf(static_cast<size_t>(n * rows));
@@ -213,7 +215,7 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
         if (n_cols > 1 && type == DType::Q4_K) return repacked_order<quant::BlockQ4_K>(wr, xr, n);
         return isa->vec_dot_fn(type)(wr, xr, n);
       };
-      // Prefill tiles, decode tiles; 19, 18 and 12 weight rows: edges of 3, 2 and 4 rows.
+      // Prefill tiles, decode tiles; 35, 34 and 28 weight rows: edges of 3, 2 and 4 rows.
       for (int64_t n_cols : {int64_t{7}, cols, int64_t{1}})
         for (int64_t n_rows : {rows, rows - 1, rows - 7}) {
           std::vector<float> out(static_cast<size_t>(n_cols * out_stride), NAN);
