@@ -2,6 +2,8 @@
 // weight rows a call), in weight bytes per second on one thread, for every weight type:
 //   decode/hot   one activation row, a 512 KiB matrix that stays in L2: the kernel's compute rate;
 //   decode/cold  one activation row, 1 GiB of weights streamed from DRAM: what decode gets;
+//   decode/cold/k896, decode/cold/k1024  the same with shorter rows (qwen2.5-0.5b's and
+//                qwen3-0.6b's hidden sizes), where the types' block sizes allow;
 //   prompt/hot   64 activation rows (a prefill tile), the weights in cache.
 // A type whose decode/hot rate is near its decode/cold rate is compute-bound in decode; one far
 // above it is bound by memory. isomer bench --bandwidth gives the streaming read rate to
@@ -25,21 +27,21 @@ namespace {
 
 using namespace isomer;
 
-constexpr int64_t kCols = 2048;  // the row length (TinyLlama's hidden size)
+constexpr int64_t kCols = 2048;  // the row length where none is named (TinyLlama's hidden size)
 
-void dot_rows(benchmark::State& state, DType type, int64_t act_rows, size_t weight_bytes) {
-  const size_t w_stride = row_bytes(type, kCols), x_stride = cpu::dot_rows_x_bytes(type, kCols);
+void dot_rows(benchmark::State& state, DType type, int64_t act_rows, size_t weight_bytes, int64_t k) {
+  const size_t w_stride = row_bytes(type, k), x_stride = cpu::dot_rows_x_bytes(type, k);
   const int64_t call_rows = cpu::dot_rows_call_rows(w_stride);
   const int64_t rows = std::max<int64_t>(call_rows, static_cast<int64_t>(weight_bytes / w_stride) / call_rows * call_rows);
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   // 64 quantised rows repeated: real scales and levels, without quantising a gigabyte.
-  std::vector<float> f(static_cast<size_t>(kCols));
+  std::vector<float> f(static_cast<size_t>(k));
   std::vector<uint8_t> w(w_stride * static_cast<size_t>(rows));
   for (int64_t r = 0; r < rows; ++r) {
     if (r < 64) {
       for (float& v : f) v = normal(rng) * 0.05f;
-      quantize_row(type, f.data(), w.data() + r * w_stride, kCols);
+      quantize_row(type, f.data(), w.data() + r * w_stride, k);
     } else {
       std::memcpy(w.data() + r * w_stride, w.data() + (r % 64) * w_stride, w_stride);
     }
@@ -47,18 +49,18 @@ void dot_rows(benchmark::State& state, DType type, int64_t act_rows, size_t weig
   std::vector<uint8_t> x(x_stride * static_cast<size_t>(act_rows));
   for (int64_t c = 0; c < act_rows; ++c) {
     for (float& v : f) v = normal(rng);
-    cpu::convert_for_dot_rows(type, f.data(), x.data() + c * x_stride, kCols);
+    cpu::convert_for_dot_rows(type, f.data(), x.data() + c * x_stride, k);
   }
   std::vector<float> out(static_cast<size_t>(rows * act_rows));
   const cpu::DotRowsFn dot = cpu::dot_rows_fn(type);
   for (auto _ : state) {
     for (int64_t r0 = 0; r0 < rows; r0 += call_rows)
-      dot(w.data() + r0 * w_stride, w_stride, call_rows, x.data(), x_stride, act_rows, kCols, out.data() + r0, rows);
+      dot(w.data() + r0 * w_stride, w_stride, call_rows, x.data(), x_stride, act_rows, k, out.data() + r0, rows);
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
-  state.counters["weights/s"] = benchmark::Counter(static_cast<double>(state.iterations()) * static_cast<double>(rows * kCols),
+  state.counters["weights/s"] = benchmark::Counter(static_cast<double>(state.iterations()) * static_cast<double>(rows * k),
                                                    benchmark::Counter::kIsRate);
 }
 
@@ -97,11 +99,16 @@ void register_all() {
   constexpr size_t kHot = size_t{512} << 10, kCold = size_t{1} << 30;
   for (DType t : types) {
     const std::string name(dtype_name(t));
-    benchmark::RegisterBenchmark((name + "/decode/hot").c_str(), dot_rows, t, 1, kHot)->UseRealTime();
-    benchmark::RegisterBenchmark((name + "/decode/cold").c_str(), dot_rows, t, 1, kCold)
+    benchmark::RegisterBenchmark((name + "/decode/hot").c_str(), dot_rows, t, 1, kHot, kCols)->UseRealTime();
+    benchmark::RegisterBenchmark((name + "/decode/cold").c_str(), dot_rows, t, 1, kCold, kCols)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark((name + "/prompt/hot").c_str(), dot_rows, t, 64, kHot)->UseRealTime();
+    for (const int64_t k : {896, 1024})
+      if (k % traits(t).block_elems == 0)
+        benchmark::RegisterBenchmark((name + "/decode/cold/k" + std::to_string(k)).c_str(), dot_rows, t, 1, kCold, k)
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((name + "/prompt/hot").c_str(), dot_rows, t, 64, kHot, kCols)->UseRealTime();
   }
   for (const int64_t keys : {160, 1024}) {
     benchmark::RegisterBenchmark(("attention/qwen2.5-0.5b/" + std::to_string(keys)).c_str(), attention, 14, 2, keys)

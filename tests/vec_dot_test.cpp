@@ -194,7 +194,8 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
   const int64_t rows = 35, cols = 70, out_stride = 37;
   // The float types: a tail past the 32-element steps (added in double), and none (64: an
   // attention head; the sums added across lanes eight at a time). The block types: rows of 512
-  // and of 2048 (8 K-quant blocks: where a fused multiply-add that vec_dot does not fuse shows).
+  // (the 4/5-bit types' decode takes such short rows 16 at a time) and of 2048 (8 K-quant
+  // blocks: where a fused multiply-add that vec_dot does not fuse shows).
   const std::vector<int64_t> lengths =
       traits(type).block_elems == 1 ? std::vector<int64_t>{517, 64} : std::vector<int64_t>{512, 2048};
   for (const int64_t n : lengths) {
@@ -215,7 +216,8 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
         if (n_cols > 1 && type == DType::Q4_K) return repacked_order<quant::BlockQ4_K>(wr, xr, n);
         return isa->vec_dot_fn(type)(wr, xr, n);
       };
-      // Prefill tiles, decode tiles; 35, 34 and 28 weight rows: edges of 3, 2 and 4 rows.
+      // Prefill tiles, decode tiles; 35, 34 and 28 weight rows: edges of 3, 2 and 4 rows (after
+      // tiles of 16 or 8).
       for (int64_t n_cols : {int64_t{7}, cols, int64_t{1}})
         for (int64_t n_rows : {rows, rows - 1, rows - 7}) {
           std::vector<float> out(static_cast<size_t>(n_cols * out_stride), NAN);
