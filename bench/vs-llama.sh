@@ -12,8 +12,10 @@
 # after it, greedy; each process loads the model and runs one untimed warm-up repetition first.
 # The engines alternate repetition by repetition (isomer first on odd repetitions, llama.cpp
 # first on even ones), so that the machine's other work falls on both. The streaming read
-# bandwidth is measured once (isomer bench --bandwidth) for the roofline columns, and the CPU's
-# compute peak (isomer bench --compute-peak) for the prompt's share of it.
+# bandwidth (isomer bench --bandwidth) is measured before the runs and again after them, and the
+# higher figure makes the roofline columns (on a busy host one pass can read low, which would
+# flatter every share of the roofline); the CPU's compute peak (isomer bench --compute-peak) is
+# measured once, for the prompt's share of it.
 #
 # Environment: ISOMER (default build/bin/isomer), NLC_DIR, NLC_VERSION (default 3.22.1),
 # KEEP (a folder to keep the raw JSON of every run in), RUN_TIMEOUT (seconds one process may
@@ -55,10 +57,13 @@ mkdir -p "$runs"
 [[ -n ${KEEP:-} ]] || trap 'rm -rf "$runs"' EXIT
 
 bw_threads=$(IFS=,; echo "${threads[*]}")
-gbs=$("$isomer" bench --bandwidth -t "$bw_threads" -o json |
-      node -e 'const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
-               console.log(j.bandwidth_gb_per_s.toFixed(2))')
-echo "streaming read bandwidth (best of 1 GiB passes at $bw_threads threads): $gbs GB/s" >&2
+bandwidth() {
+  "$isomer" bench --bandwidth -t "$bw_threads" -o json |
+    node -e 'const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
+             console.log(j.bandwidth_gb_per_s.toFixed(2))'
+}
+gbs_before=$(bandwidth)
+echo "streaming read bandwidth before the runs (best of 1 GiB passes at $bw_threads threads): $gbs_before GB/s" >&2
 "$isomer" bench --compute-peak -t "$bw_threads" -o json >"$runs/compute-peak.json"
 
 i=0
@@ -81,8 +86,12 @@ for m in "${models[@]}"; do
   done
 done
 
+gbs_after=$(bandwidth)
+echo "streaming read bandwidth after the runs: $gbs_after GB/s" >&2
+gbs=$(node -e "console.log(Math.max($gbs_before, $gbs_after).toFixed(2))")
+
 echo "p = $p prompt tokens, n = $n generated, r = $r repetitions per engine (mean ± sd of" \
-     "tokens/s); bandwidth $gbs GB/s; llama.cpp: node-llama-cpp $version, CPU," \
+     "tokens/s); bandwidth $gbs GB/s (before the runs $gbs_before, after $gbs_after); llama.cpp: node-llama-cpp $version, CPU," \
      "flash attention ${fa[*]:-off}"
 echo
 node bench/llama-cpp.mjs table "$runs" "$gbs" "$runs/compute-peak.json"
