@@ -27,12 +27,32 @@ void prefetch_rows(const uint8_t* p, size_t stride, int64_t rows, size_t bytes) 
     for (size_t o = 0; o < bytes + 63; o += 64) __builtin_prefetch(p + j * stride + std::min(o, bytes - 1));
 }
 
+// The blocks of kRowBlock rows a product's weights take in mat_mul's loop.
+int64_t row_blocks(const Product& p) { return (p.w.desc.shape[0] + kRowBlock - 1) / kRowBlock; }
+
 }  // namespace
 
 int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, 4096 / std::max<int64_t>(1, cols)); }
 
 int64_t dot_rows_call_rows(size_t w_stride) {
   return std::max<int64_t>(1, static_cast<int64_t>(kCallBytes / w_stride) / kRowBlock) * kRowBlock;
+}
+
+std::span<const uint8_t> first_weights(const ThreadPool& pool, std::span<const Product> products, int t) {
+  int64_t blocks = 0;
+  for (const Product& p : products) blocks += row_blocks(p);
+  int64_t b = pool.share_begin(blocks, 1, t), end = pool.share_begin(blocks, 1, t + 1);
+  for (const Product& p : products) {
+    const int64_t n = row_blocks(p);
+    if (b < n) {
+      const size_t stride = row_bytes(p.w.desc.type, p.w.desc.cols());
+      const int64_t first = b * kRowBlock, last = std::min(p.w.desc.shape[0], std::min(end, n) * kRowBlock);
+      return {p.w.as<const uint8_t>() + first * stride, static_cast<size_t>(std::max<int64_t>(0, last - first)) * stride};
+    }
+    b -= n;
+    end -= n;
+  }
+  return {};
 }
 
 void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& x, std::span<const Product> products) {
@@ -70,7 +90,7 @@ void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& 
     }
     const size_t w_stride = row_bytes(type, k);
     parts.push_back({dot_rows_fn(type), w_stride, blocks, dot_rows_call_rows(w_stride), act});
-    blocks += (p.w.desc.shape[0] + kRowBlock - 1) / kRowBlock;
+    blocks += row_blocks(p);
   }
   scratch.resize(std::max(scratch.size(), scratch_bytes));
   if (!conversions.empty())

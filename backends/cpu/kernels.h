@@ -28,6 +28,10 @@ struct Product {
 // products' rows shared out in one parallel loop, so the team waits once instead of once per
 // product. scratch: the caller's buffer for the converted activations (grown as needed, reused).
 void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& x, std::span<const Product> products);
+// The weights thread t of `pool` reads first in mat_mul(pool, ..., products), up to the end of its
+// share or of that product, whichever is first: what it can fetch before the loop
+// (ThreadPool::fetch_while_idle).
+std::span<const uint8_t> first_weights(const ThreadPool& pool, std::span<const Product> products, int t);
 void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
                const TensorView& k, const TensorView& v, const TensorView& out);
 void swiglu(ThreadPool& pool, const TensorView& g, const TensorView& u, const TensorView& out);

@@ -18,6 +18,8 @@ void pause() {
 }
 
 constexpr int kSpinIterations = 20000;
+// Cache lines a waiting thread fetches between checks for work.
+constexpr int kFetchLines = 4;
 
 // Chunks per thread's share. The owner streams its share in order whatever the chunk size
 // (a matrix product's tiles fetch the rows after them, which the same thread reads next), so
@@ -27,7 +29,47 @@ constexpr int64_t kChunksPerThread = 16;
 
 uint64_t pack(uint64_t front, uint64_t back) { return front | back << 32; }
 
+void fetch_line(const uint8_t* p) {
+#if defined(__x86_64__)
+  _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1);
+#else
+  __builtin_prefetch(p, 0, 2);
+#endif
+}
+
 }  // namespace
+
+bool ThreadPool::Fetcher::step(const Share& share) {
+  // A range set while these loads run may pair one bound with the last range's: prefetches
+  // cannot fault, and the next step sees the new version and starts over.
+  if (const uint64_t v = share.fetch_version.load(std::memory_order_acquire); v != version) {
+    version = v;
+    at = share.fetch_begin.load(std::memory_order_relaxed);
+    end = share.fetch_end.load(std::memory_order_relaxed);
+  }
+  if (at >= end) return false;
+  for (int i = 0; i < kFetchLines && at < end; ++i, at += 64) fetch_line(at);
+  return true;
+}
+
+void ThreadPool::fetch_while_idle(int t, const void* begin, size_t bytes) {
+  Share& share = shares_[t];
+  const auto* b = static_cast<const uint8_t*>(begin);
+  share.fetch_begin.store(b, std::memory_order_relaxed);
+  share.fetch_end.store(b + bytes, std::memory_order_relaxed);
+  share.fetch_version.fetch_add(1, std::memory_order_release);
+}
+
+int64_t ThreadPool::chunk_size(int64_t n, int64_t grain) const {
+  return std::max(grain, (n + kChunksPerThread * size() - 1) / (kChunksPerThread * size()));
+}
+
+int64_t ThreadPool::share_begin(int64_t n, int64_t grain, int t) const {
+  grain = std::max<int64_t>(1, grain);
+  if (workers_.empty() || n <= grain) return t == 0 ? 0 : n;  // the caller runs it all
+  const int64_t chunk = chunk_size(n, grain);
+  return std::min(n, (n + chunk - 1) / chunk * t / size() * chunk);
+}
 
 ThreadPool::ThreadPool(int threads) : shares_(std::make_unique<Share[]>(std::max(1, threads))) {
   for (int i = 1; i < std::max(1, threads); ++i) workers_.emplace_back([this, i] { work(i); });
@@ -75,10 +117,11 @@ void ThreadPool::run_chunks(int index) {
 
 void ThreadPool::work(int index) {
   uint64_t seen = 0;
+  Fetcher fetcher;
   for (;;) {
     int spins = 0;
     while (generation_.load(std::memory_order_acquire) == seen && spins++ < kSpinIterations)
-      pause();
+      if (!fetcher.step(shares_[index])) pause();
     if (generation_.load(std::memory_order_acquire) == seen) {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return generation_.load() != seen; });
@@ -100,7 +143,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
   }
   fn_ = &fn;
   n_ = n;
-  chunk_ = std::max(grain, (n + kChunksPerThread * size() - 1) / (kChunksPerThread * size()));
+  chunk_ = chunk_size(n, grain);
   const int64_t chunks = (n + chunk_ - 1) / chunk_;
   for (int t = 0; t < size(); ++t)
     shares_[t].range.store(pack(chunks * t / size(), chunks * (t + 1) / size()), std::memory_order_relaxed);
@@ -115,10 +158,11 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
   // Spin briefly (the workers usually finish together), then yield: on an oversubscribed
   // machine a descheduled worker would otherwise cost a whole time slice of spinning.
   for (int spins = 0; busy_.load(std::memory_order_acquire) != 0;)
-    if (spins++ < kSpinIterations)
-      pause();
-    else
+    if (spins++ < kSpinIterations) {
+      if (!caller_fetcher_.step(shares_[0])) pause();
+    } else {
       std::this_thread::yield();
+    }
   if (error_) std::rethrow_exception(error_);
 }
 
