@@ -145,12 +145,12 @@ class CpuDevice final : public Device {
   }
   void run(std::span<const Step> steps) override {
     std::vector<TensorView> in;
-    fetch_while_idle(steps, 0);
+    fetch_while_idle(steps, 0, /*unless_named=*/true);
     for (size_t i = 0; i < steps.size();) {
       const Step& s = steps[i];
       try {
         const size_t n = products_sharing_input(steps, i);
-        if (n > 0) fetch_while_idle(steps, i + n);
+        if (n > 0) fetch_while_idle(steps, i + n, false);
         if (n > 1) {
           mat_mul(pool_, scratch_, view(s.inputs[0]), products(steps, i, n));
           i += n;
@@ -204,8 +204,9 @@ class CpuDevice final : public Device {
   // past the last, in the first: decode runs the same steps token after token), to fetch
   // while it waits: while one thread works alone (norms, rotations, sampling) or finishes a
   // loop, memory would otherwise idle. qwen2.5-0.5b decode at 2 threads: the worker waited
-  // for 8-9 % of the time.
-  void fetch_while_idle(std::span<const Step> steps, size_t from) {
+  // for 8-9 % of the time. unless_named: not when those are the products named last (at the
+  // start of a run, the previous run's last products named its first).
+  void fetch_while_idle(std::span<const Step> steps, size_t from, bool unless_named) {
     if (pool_.size() == 1) return;
     size_t next = from;
     while (next < steps.size() && !own_product(steps[next])) ++next;
@@ -213,8 +214,8 @@ class CpuDevice final : public Device {
       for (next = 0; next < from && !own_product(steps[next]);) ++next;
     if (next >= steps.size() || !own_product(steps[next])) return;
     const std::vector<Product> group = products(steps, next, products_sharing_input(steps, next));
-    if (group.front().w.data == fetch_hint_) return;  // the threads have it already
-    fetch_hint_ = group.front().w.data;
+    if (unless_named && group.front().w.data == fetch_named_) return;
+    fetch_named_ = group.front().w.data;
     for (int t = 0; t < pool_.size(); ++t) {
       const std::span<const uint8_t> w = first_weights(pool_, group, t);
       pool_.fetch_while_idle(t, w.data(), std::min(w.size(), kIdleFetchBytes));
@@ -251,7 +252,7 @@ class CpuDevice final : public Device {
   ThreadPool pool_;
   DeviceProperties props_;
   std::vector<uint8_t> scratch_;  // mat_mul's converted activations
-  const void* fetch_hint_ = nullptr;  // the first weights of the products fetch_while_idle named last
+  const void* fetch_named_ = nullptr;  // the first weights of the products fetch_while_idle named last
 #if ISOMER_HAS_DNNL
   std::unique_ptr<OneDnn> onednn_;  // --kernels vendor
 #endif
