@@ -124,9 +124,15 @@ int fours_offset(DType weight) {
 
 // Whether dot_rows reads the activation's levels + 128 as well (Q6_K's lane tiles).
 bool biased_levels(DType weight) { return weight == DType::Q6_K; }
+// Whether dot_rows reads the activation's values widened to F32 as well (the prompt tiles).
+bool widened(DType weight) { return weight == DType::F16 || weight == DType::BF16; }
 }  // namespace
 
+// After the F16 or BF16 row, padded to whole floats.
+size_t widened_offset(DType weight, int64_t n) { return widened(weight) ? (row_bytes(weight, n) + 3) / 4 * 4 : 0; }
+
 size_t dot_rows_x_bytes(DType weight, int64_t n) {
+  if (widened(weight)) return widened_offset(weight, n) + static_cast<size_t>(n) * sizeof(float);
   const auto blocks = static_cast<size_t>(n / quant::kQK);
   return row_bytes(activation_type(weight), n) + (summary_offset(weight) == 0 ? 0 : blocks * sizeof(ActSummary)) +
          (fours_offset(weight) == 0 ? 0 : blocks * sizeof(ActFours)) + (biased_levels(weight) ? static_cast<size_t>(n) : 0);
@@ -134,6 +140,12 @@ size_t dot_rows_x_bytes(DType weight, int64_t n) {
 
 void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n) {
   quantize_activation(activation_type(weight), x, dst, n);
+  if (widened(weight)) {
+    const auto* h = static_cast<const uint16_t*>(dst);
+    auto* f = reinterpret_cast<float*>(static_cast<uint8_t*>(dst) + widened_offset(weight, n));
+    for (int64_t i = 0; i < n; ++i) f[i] = weight == DType::F16 ? fp16_to_f32(h[i]) : bf16_to_f32(h[i]);
+    return;
+  }
   if (biased_levels(weight)) {
     const auto* blocks = static_cast<const BlockQ8_K*>(dst);
     auto* biased = static_cast<uint8_t*>(dst) + row_bytes(DType::Q8_K, n);

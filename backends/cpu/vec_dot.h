@@ -55,7 +55,8 @@ float vec_dot(DType weight, const void* w_row, const void* x_act, int64_t n);
 // computed once per matrix product: for Q4_0 and Q8_0 weights a summary of each block
 // (ActSummary, for the prompt lane tiles), then for Q4_0 and Q5_0 the levels' offset share by
 // fours (ActFours, for the decode tiles and Q5_0's lane tiles); for Q6_K weights the levels + 128
-// as unsigned bytes (for its lane tiles).
+// as unsigned bytes (for its lane tiles); for F16 and BF16 weights the row's values widened to
+// F32 (for the prompt tiles), from widened_offset(weight, n) bytes on.
 struct ActSummary {
   int32_t neg_offset_sum;  // -(the offset of the weight's levels as the tiles store them: 8, 128) x the levels' sum
   float d;                 // the block's scale
@@ -64,6 +65,7 @@ struct ActFours {
   int32_t neg_offset[8];  // -(the weight's offset: 8, 16) x the sum of levels 4L..4L+3, in lane L as dot_tile's
 };
 size_t dot_rows_x_bytes(DType weight, int64_t n);
+size_t widened_offset(DType weight, int64_t n);  // 0 for F32 weights, whose activations are F32
 void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n);
 
 // The dot products of `rows` weight rows (w_stride bytes apart) with `cols` activation rows
