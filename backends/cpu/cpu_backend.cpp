@@ -144,15 +144,23 @@ class CpuDevice final : public Device {
     return Support::yes();  // every op and type of the catalogue
   }
   void run(std::span<const Step> steps) override {
+    // The products mat_mul runs, as groups of steps sharing their activations, in order.
+    std::vector<StepRange> groups;
+    for (size_t i = 0; i < steps.size();) {
+      const size_t n = products_sharing_input(steps, i);
+      if (n > 0) groups.push_back({i, n});
+      i += std::max<size_t>(n, 1);
+    }
+    if (!groups.empty()) fetch_while_idle(steps, groups.front(), /*unless_named=*/true);
     std::vector<TensorView> in;
-    fetch_while_idle(steps, 0, /*unless_named=*/true);
+    size_t g = 0;  // the next group
     for (size_t i = 0; i < steps.size();) {
       const Step& s = steps[i];
       try {
-        const size_t n = products_sharing_input(steps, i);
-        if (n > 0) fetch_while_idle(steps, i + n, false);
+        const size_t n = g < groups.size() && groups[g].first == i ? groups[g].count : 0;
+        if (n > 0) fetch_while_idle(steps, groups[++g % groups.size()], false);
         if (n > 1) {
-          mat_mul(pool_, scratch_, view(s.inputs[0]), products(steps, i, n));
+          mat_mul(pool_, scratch_, view(s.inputs[0]), products(steps, {i, n}));
           i += n;
           continue;
         }
@@ -195,29 +203,27 @@ class CpuDevice final : public Device {
     }
     return n;
   }
-  static std::vector<Product> products(std::span<const Step> steps, size_t first, size_t n) {
+  struct StepRange {
+    size_t first, count;
+  };
+  static std::vector<Product> products(std::span<const Step> steps, StepRange r) {
     std::vector<Product> p;
-    for (size_t j = first; j < first + n; ++j) p.push_back({view(steps[j].inputs[1]), view(steps[j].output)});
+    for (size_t j = r.first; j < r.first + r.count; ++j) p.push_back({view(steps[j].inputs[1]), view(steps[j].output)});
     return p;
   }
-  // Hands each thread the weights it reads first in the next products from step `from` on (or,
-  // past the last, in the first: decode runs the same steps token after token), to fetch
-  // while it waits: while one thread works alone (norms, rotations, sampling) or finishes a
-  // loop, memory would otherwise idle. qwen2.5-0.5b decode at 2 threads: the worker waited
-  // for 8-9 % of the time. unless_named: not when those are the products named last (at the
-  // start of a run, the previous run's last products named its first).
-  void fetch_while_idle(std::span<const Step> steps, size_t from, bool unless_named) {
+  // Hands each thread the weights it reads first in the products of `group`, to fetch while it
+  // waits: while one thread works alone (norms, rotations, sampling) or finishes a loop, memory
+  // would otherwise idle. qwen2.5-0.5b decode at 2 threads: the worker waited for 8-9 % of the
+  // time. run names each group's successor and, after the last, the first (decode runs the same
+  // steps token after token); unless_named: not when those are the products named last (at
+  // the start of a run, the previous run's last group named its first).
+  void fetch_while_idle(std::span<const Step> steps, StepRange group, bool unless_named) {
     if (pool_.size() == 1) return;
-    size_t next = from;
-    while (next < steps.size() && !own_product(steps[next])) ++next;
-    if (next == steps.size())
-      for (next = 0; next < from && !own_product(steps[next]);) ++next;
-    if (next >= steps.size() || !own_product(steps[next])) return;
-    const std::vector<Product> group = products(steps, next, products_sharing_input(steps, next));
-    if (unless_named && group.front().w.data == fetch_named_) return;
-    fetch_named_ = group.front().w.data;
+    const std::vector<Product> p = products(steps, group);
+    if (unless_named && p.front().w.data == fetch_named_) return;
+    fetch_named_ = p.front().w.data;
     for (int t = 0; t < pool_.size(); ++t) {
-      const std::span<const uint8_t> w = first_weights(pool_, group, t);
+      const std::span<const uint8_t> w = first_weights(pool_, p, t);
       pool_.fetch_while_idle(t, w.data(), std::min(w.size(), kIdleFetchBytes));
     }
   }
