@@ -128,8 +128,8 @@ bool biased_levels(DType weight) { return weight == DType::Q6_K; }
 bool widened(DType weight) { return weight == DType::F16 || weight == DType::BF16; }
 }  // namespace
 
-// After the F16 or BF16 row, padded to whole floats.
-size_t widened_offset(DType weight, int64_t n) { return widened(weight) ? (row_bytes(weight, n) + 3) / 4 * 4 : 0; }
+// After the F16 or BF16 row, from the next cache line (mat_mul's rows start on one).
+size_t widened_offset(DType weight, int64_t n) { return widened(weight) ? (row_bytes(weight, n) + 63) / 64 * 64 : 0; }
 
 size_t dot_rows_x_bytes(DType weight, int64_t n) {
   if (widened(weight)) return widened_offset(weight, n) + static_cast<size_t>(n) * sizeof(float);
