@@ -192,11 +192,11 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const int64_t rows = 35, cols = 70, out_stride = 37;
-  // The float types: a tail past the 32-element steps (added in double), rows the prompt tiles
-  // take in several passes of 512 elements (1100: two whole, a short one and a tail), and no tail
-  // (64: an attention head; the sums added across lanes eight at a time). The block types: rows of 512
-  // (the 4/5-bit types' decode takes such short rows 16 at a time) and of 2048 (8 K-quant
-  // blocks: where a fused multiply-add that vec_dot does not fuse shows).
+  // The float types: a tail past the 32-element steps (added in double), rows the prompt
+  // tiles take in several passes of 512 elements (1100: two whole, a short one and a tail), and
+  // no tail (64: an attention head; the sums added across lanes eight at a time). The block
+  // types: rows of 512 (the 4/5-bit types' decode takes such short rows 16 at a time) and of
+  // 2048 (8 K-quant blocks: where a fused multiply-add that vec_dot does not fuse shows).
   const std::vector<int64_t> lengths =
       traits(type).block_elems == 1 ? std::vector<int64_t>{517, 1100, 64} : std::vector<int64_t>{512, 2048};
   for (const int64_t n : lengths) {

@@ -20,7 +20,7 @@ constexpr int64_t kRowBlock = 16;
 // rows than a block, while its packed weights stay in L2. pp128 at 2 threads, 16 rows per call before: qwen2.5-0.5b Q4_K_M 292 ->
 // 318 tok/s, TinyLlama Q4_K_M 168 -> 196 (128 KiB: 323, 183).
 constexpr size_t kCallBytes = 64 << 10;
-constexpr size_t kLine = 64;
+constexpr size_t kLine = 64;  // bytes of a cache line, where mat_mul's activation rows start
 
 // Fetches the first `bytes` of `rows` rows `stride` apart toward the cache (every line they touch).
 void prefetch_rows(const uint8_t* p, size_t stride, int64_t rows, size_t bytes) {
