@@ -141,9 +141,8 @@ size_t dot_rows_x_bytes(DType weight, int64_t n) {
 void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n) {
   quantize_activation(activation_type(weight), x, dst, n);
   if (widened(weight)) {
-    const auto* h = static_cast<const uint16_t*>(dst);
-    auto* f = reinterpret_cast<float*>(static_cast<uint8_t*>(dst) + widened_offset(weight, n));
-    for (int64_t i = 0; i < n; ++i) f[i] = weight == DType::F16 ? fp16_to_f32(h[i]) : bf16_to_f32(h[i]);
+    kernels().widen_halves(weight, static_cast<const uint16_t*>(dst),
+                           reinterpret_cast<float*>(static_cast<uint8_t*>(dst) + widened_offset(weight, n)), n);
     return;
   }
   if (biased_levels(weight)) {

@@ -17,6 +17,7 @@ enum class Isa { Portable, Avx2, Avx512 };
 // One instruction set's kernels (vec_dot.h's functions of the same names).
 struct IsaKernels {
   void (*quantize_activation)(DType act, const float* x, void* dst, int64_t n);
+  void (*widen_halves)(DType type, const uint16_t* h, float* f, int64_t n);  // F16 or BF16 to F32
   VecDotFn (*vec_dot_fn)(DType weight);
   DotRowsFn (*dot_rows_fn)(DType weight);
   void (*value_sums_f16)(const uint16_t* v, size_t v_stride, int64_t keys, const float* ms, const float* vs,
