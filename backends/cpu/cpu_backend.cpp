@@ -145,23 +145,23 @@ class CpuDevice final : public Device {
   }
   void run(std::span<const Step> steps) override {
     // The products mat_mul runs, as groups of steps sharing their activations, in order.
-    std::vector<StepRange> groups;
+    std::vector<Group> groups;
     for (size_t i = 0; i < steps.size();) {
       const size_t n = products_sharing_input(steps, i);
-      if (n > 0) groups.push_back({i, n});
+      if (n > 0) groups.push_back({i, products(steps.subspan(i, n))});
       i += std::max<size_t>(n, 1);
     }
-    if (!groups.empty()) fetch_while_idle(steps, groups.front(), /*unless_named=*/true);
+    if (!groups.empty()) fetch_while_idle(groups.front().products, /*unless_named=*/true);
     std::vector<TensorView> in;
     size_t g = 0;  // the next group
     for (size_t i = 0; i < steps.size();) {
       const Step& s = steps[i];
       try {
-        const size_t n = g < groups.size() && groups[g].first == i ? groups[g].count : 0;
-        if (n > 0) fetch_while_idle(steps, groups[++g % groups.size()], false);
-        if (n > 1) {
-          mat_mul(pool_, scratch_, view(s.inputs[0]), products(steps, {i, n}));
-          i += n;
+        const Group* group = g < groups.size() && groups[g].first == i ? &groups[g] : nullptr;
+        if (group) fetch_while_idle(groups[++g % groups.size()].products, false);
+        if (group && group->products.size() > 1) {
+          mat_mul(pool_, scratch_, view(s.inputs[0]), group->products);
+          i += group->products.size();
           continue;
         }
         in.clear();
@@ -203,23 +203,24 @@ class CpuDevice final : public Device {
     }
     return n;
   }
-  struct StepRange {
-    size_t first, count;
+  // Steps [first, first + products.size()): products of one activation.
+  struct Group {
+    size_t first;
+    std::vector<Product> products;
   };
-  static std::vector<Product> products(std::span<const Step> steps, StepRange r) {
+  static std::vector<Product> products(std::span<const Step> steps) {
     std::vector<Product> p;
-    for (size_t j = r.first; j < r.first + r.count; ++j) p.push_back({view(steps[j].inputs[1]), view(steps[j].output)});
+    for (const Step& s : steps) p.push_back({view(s.inputs[1]), view(s.output)});
     return p;
   }
-  // Hands each thread the weights it reads first in the products of `group`, to fetch while it
+  // Hands each thread the weights it reads first in products p, to fetch while it
   // waits: while one thread works alone (norms, rotations, sampling) or finishes a loop, memory
   // would otherwise idle. qwen2.5-0.5b decode at 2 threads: the worker waited for 8-9 % of the
   // time. run names each group's successor and, after the last, the first (decode runs the same
   // steps token after token); unless_named: not when those are the products named last (at
   // the start of a run, the previous run's last group named its first).
-  void fetch_while_idle(std::span<const Step> steps, StepRange group, bool unless_named) {
+  void fetch_while_idle(std::span<const Product> p, bool unless_named) {
     if (pool_.size() == 1) return;
-    const std::vector<Product> p = products(steps, group);
     if (unless_named && p.front().w.data == fetch_named_) return;
     fetch_named_ = p.front().w.data;
     for (int t = 0; t < pool_.size(); ++t) {

@@ -64,11 +64,13 @@ int64_t ThreadPool::chunk_size(int64_t n, int64_t grain) const {
   return std::max(grain, (n + kChunksPerThread * size() - 1) / (kChunksPerThread * size()));
 }
 
+int64_t ThreadPool::first_chunk(int64_t chunks, int t) const { return chunks * t / size(); }
+
 int64_t ThreadPool::share_begin(int64_t n, int64_t grain, int t) const {
   grain = std::max<int64_t>(1, grain);
   if (workers_.empty() || n <= grain) return t == 0 ? 0 : n;  // the caller runs it all
   const int64_t chunk = chunk_size(n, grain);
-  return std::min(n, (n + chunk - 1) / chunk * t / size() * chunk);
+  return std::min(n, first_chunk((n + chunk - 1) / chunk, t) * chunk);
 }
 
 ThreadPool::ThreadPool(int threads) : shares_(std::make_unique<Share[]>(std::max(1, threads))) {
@@ -146,7 +148,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
   chunk_ = chunk_size(n, grain);
   const int64_t chunks = (n + chunk_ - 1) / chunk_;
   for (int t = 0; t < size(); ++t)
-    shares_[t].range.store(pack(chunks * t / size(), chunks * (t + 1) / size()), std::memory_order_relaxed);
+    shares_[t].range.store(pack(first_chunk(chunks, t), first_chunk(chunks, t + 1)), std::memory_order_relaxed);
   error_ = nullptr;
   busy_.store(static_cast<int>(workers_.size()), std::memory_order_release);
   {

@@ -54,6 +54,8 @@ class ThreadPool {
   };
 
   int64_t chunk_size(int64_t n, int64_t grain) const;
+  // The first of `chunks` chunks in thread t's share (t = size(): the end of the last).
+  int64_t first_chunk(int64_t chunks, int t) const;
   void work(int index);
 
   void run_chunks(int index);
