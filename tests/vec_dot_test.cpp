@@ -103,7 +103,7 @@ TEST_P(VecDot, MatchesDequantizedDoubleDot) {
 // The instruction sets this CPU runs, the portable one first.
 std::vector<cpu::Isa> runnable_isas() {
   std::vector<cpu::Isa> isas;
-  for (cpu::Isa isa : {cpu::Isa::Portable, cpu::Isa::Avx2, cpu::Isa::Avx512})
+  for (cpu::Isa isa : {cpu::Isa::Portable, cpu::Isa::Avx2, cpu::Isa::Avx512, cpu::Isa::Amx})
     if (isa <= cpu::detected_isa()) isas.push_back(isa);
   return isas;
 }
@@ -237,6 +237,33 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
 
 INSTANTIATE_TEST_SUITE_P(WeightTypes, VecDot, testing::ValuesIn(kWeightTypes),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+// AMX's tiles (Q4_0 and Q8_0 products of 16 or more activation rows) run only where CPUID has
+// AMX-INT8 and the OS grants the tile state. A prompt-shaped product (rows of 896, 100 activation
+// rows: blocks of 64 and 36, each ending in fewer than 16) gives the AVX-512 kernels' bits.
+TEST(VecDot, AmxTilesGiveTheAvx512Bits) {
+  if (cpu::detected_isa() != cpu::Isa::Amx)
+    GTEST_SKIP() << "no AMX here (CPUID has no AMX-INT8, or the OS keeps the tile state off): the AMX kernels "
+                    "are compiled, not run";
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t n = 896, rows = 40, cols = 100;
+  for (const DType type : {DType::Q4_0, DType::Q8_0}) {
+    const size_t w_stride = row_bytes(type, n), x_stride = (cpu::dot_rows_x_bytes(type, n) + 63) / 64 * 64;
+    std::vector<float> f(static_cast<size_t>(n));
+    std::vector<uint8_t> w(w_stride * rows), x(x_stride * cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (float& v : f) v = normal(rng) * 0.1f;
+      quantize_row(type, f.data(), w.data() + r * w_stride, n);
+    }
+    for (int64_t c = 0; c < cols; ++c) cpu::convert_for_dot_rows(type, activations(n, rng).data(), x.data() + c * x_stride, n);
+    std::vector<float> amx(static_cast<size_t>(rows * cols)), avx512(amx.size());
+    cpu::isa_kernels(cpu::Isa::Amx).dot_rows_fn(type)(w.data(), w_stride, rows, x.data(), x_stride, cols, n, amx.data(), rows);
+    cpu::isa_kernels(cpu::Isa::Avx512).dot_rows_fn(type)(w.data(), w_stride, rows, x.data(), x_stride, cols, n, avx512.data(), rows);
+    for (size_t i = 0; i < amx.size(); ++i)
+      ASSERT_EQ(amx[i], avx512[i]) << dtype_name(type) << " weight row " << i % rows << ", activation row " << i / rows;
+  }
+}
 
 TEST(VecDot, ActivationTypesAreGgmls) {
   EXPECT_EQ(cpu::activation_type(DType::F32), DType::F32);

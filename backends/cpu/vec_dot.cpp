@@ -5,21 +5,50 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <string_view>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "vec_dot_isa.h"
 
 namespace isomer::cpu {
 namespace {
 
+#if defined(__x86_64__)
+// AMX-INT8 in CPUID, and the tile data state granted to this process: Linux enables it per
+// process on request (arch_prctl ARCH_REQ_XCOMP_PERM), and refuses where the kernel or the
+// hypervisor does not save it. Asked once; the answer holds for every thread.
+bool amx_usable() {
+  static const bool usable = [] {
+    unsigned a, b, c, d;  // CPUID leaf 7: EDX bit 24 AMX-TILE, bit 25 AMX-INT8
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0 || (d >> 24 & 3) != 3) return false;
+#if defined(__linux__)
+    constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+    return false;  // no way to ask for the tile state here: the AVX-512 kernels run
+#endif
+  }();
+  return usable;
+}
+#endif
+
 Isa cap_from_environment() {
   const char* env = std::getenv("ISOMER_CPU_ISA");
-  if (env == nullptr || *env == '\0') return Isa::Avx512;
+  if (env == nullptr || *env == '\0') return Isa::Amx;
   const std::string_view v = env;
   if (v == "portable") return Isa::Portable;
   if (v == "avx2") return Isa::Avx2;
   if (v == "avx512") return Isa::Avx512;
-  fail("cpu: ISOMER_CPU_ISA={} is not an instruction set isomer has kernels for (portable, avx2, avx512)", v);
+  if (v == "amx") return Isa::Amx;
+  fail("cpu: ISOMER_CPU_ISA={} is not an instruction set isomer has kernels for (portable, avx2, avx512, amx)", v);
 }
 
 const IsaKernels& kernels() {
@@ -31,6 +60,7 @@ const IsaKernels& kernels() {
 
 const IsaKernels& isa_kernels(Isa isa) {
 #if defined(__x86_64__)
+  if (isa == Isa::Amx) return amx::kKernels;
   if (isa == Isa::Avx512) return avx512::kKernels;
   if (isa == Isa::Avx2) return avx2::kKernels;
 #endif
@@ -39,6 +69,7 @@ const IsaKernels& isa_kernels(Isa isa) {
 
 const char* isa_name(Isa isa) {
   switch (isa) {
+    case Isa::Amx: return "avx512+vnni+amx";
     case Isa::Avx512: return "avx512+vnni";
     case Isa::Avx2: return "avx2+fma+f16c";
     default: return "portable";
@@ -55,7 +86,7 @@ Isa detected_isa() {
   if (avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
       __builtin_cpu_supports("avx512vnni"))
-    return Isa::Avx512;
+    return amx_usable() ? Isa::Amx : Isa::Avx512;
   if (avx2) return Isa::Avx2;
 #endif
   return Isa::Portable;
@@ -131,11 +162,23 @@ bool widened(DType weight) { return weight == DType::F16 || weight == DType::BF1
 // After the F16 or BF16 row, from the next cache line (mat_mul's rows start on one).
 size_t widened_offset(DType weight, int64_t n) { return widened(weight) ? (row_bytes(weight, n) + 63) / 64 * 64 : 0; }
 
-size_t dot_rows_x_bytes(DType weight, int64_t n) {
-  if (widened(weight)) return widened_offset(weight, n) + static_cast<size_t>(n) * sizeof(float);
+namespace {
+size_t x_bytes_before_levels(DType weight, int64_t n) {
   const auto blocks = static_cast<size_t>(n / quant::kQK);
   return row_bytes(activation_type(weight), n) + (summary_offset(weight) == 0 ? 0 : blocks * sizeof(ActSummary)) +
-         (fours_offset(weight) == 0 ? 0 : blocks * sizeof(ActFours)) + (biased_levels(weight) ? static_cast<size_t>(n) : 0);
+         (fours_offset(weight) == 0 ? 0 : blocks * sizeof(ActFours));
+}
+}  // namespace
+
+// The AMX tiles' copy of the levels: the types with summaries, from the next cache line.
+size_t levels_offset(DType weight, int64_t n) {
+  return summary_offset(weight) == 0 ? 0 : (x_bytes_before_levels(weight, n) + 63) / 64 * 64;
+}
+
+size_t dot_rows_x_bytes(DType weight, int64_t n) {
+  if (widened(weight)) return widened_offset(weight, n) + static_cast<size_t>(n) * sizeof(float);
+  if (levels_offset(weight, n) != 0) return levels_offset(weight, n) + static_cast<size_t>(n);
+  return x_bytes_before_levels(weight, n) + (biased_levels(weight) ? static_cast<size_t>(n) : 0);
 }
 
 void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n) {
@@ -172,6 +215,10 @@ void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n) {
         const int8_t* q = blocks[i].qs + 4 * lane;
         f[i].neg_offset[lane] = -fours * (q[0] + q[1] + q[2] + q[3]);
       }
+  }
+  if (summary != 0) {
+    auto* levels = static_cast<uint8_t*>(dst) + levels_offset(weight, n);
+    for (int64_t i = 0; i < nb; ++i) std::memcpy(levels + i * quant::kQK, blocks[i].qs, quant::kQK);
   }
 }
 

@@ -9,4 +9,5 @@
 #define ISOMER_CPU_ISA avx512
 #define ISOMER_CPU_ISA_AVX2 1
 #define ISOMER_CPU_ISA_AVX512 1
+#define ISOMER_CPU_ISA_AMX 0
 #include "vec_dot_kernels.inc"

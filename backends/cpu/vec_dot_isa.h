@@ -11,8 +11,9 @@
 
 namespace isomer::cpu {
 
-// In order: each set's CPUs run the ones before it.
-enum class Isa { Portable, Avx2, Avx512 };
+// In order: each set's CPUs run the ones before it. Amx is Avx512 with Intel's tile registers
+// (AMX-INT8, Sapphire Rapids on) for the prompt products of Q4_0 and Q8_0 weights.
+enum class Isa { Portable, Avx2, Avx512, Amx };
 
 // One instruction set's kernels (vec_dot.h's functions of the same names).
 struct IsaKernels {
@@ -36,6 +37,9 @@ extern const IsaKernels kKernels;
 namespace avx512 {
 extern const IsaKernels kKernels;
 }
+namespace amx {
+extern const IsaKernels kKernels;
+}
 #endif
 
 // One instruction set's kernels; the caller checks the CPU runs them (isa <= detected_isa()).
@@ -44,8 +48,8 @@ const IsaKernels& isa_kernels(Isa isa);
 const char* isa_name(Isa isa);
 // The best instruction set this CPU supports.
 Isa detected_isa();
-// The one the kernels use: detected_isa(), capped by $ISOMER_CPU_ISA (portable | avx2 | avx512) so
-// tests and comparisons can run the lower paths; an unknown value is an error naming it.
+// The one the kernels use: detected_isa(), capped by $ISOMER_CPU_ISA (portable | avx2 | avx512 |
+// amx) so tests and comparisons can run the lower paths; an unknown value is an error naming it.
 Isa active_isa();
 // What `isomer devices` shows: the active set, and why when it is below the detected one.
 std::string isa_description();
