@@ -5,6 +5,9 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"  // as vec_dot_avx512.cpp (GCC bug 105593)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
+// The AVX-512 set's functions are compiled here too, unused: the AMX set takes all but its
+// prompt products from the AVX-512 build (vec_dot_kernels.inc, dot_rows_fn_amx).
+#pragma GCC diagnostic ignored "-Wunused-function"
 #define ISOMER_CPU_ISA amx
 #define ISOMER_CPU_ISA_AVX2 1
 #define ISOMER_CPU_ISA_AVX512 1
