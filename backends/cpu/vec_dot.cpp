@@ -216,7 +216,9 @@ void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n) {
         f[i].neg_offset[lane] = -fours * (q[0] + q[1] + q[2] + q[3]);
       }
   }
-  if (summary != 0) {
+  // The levels' copy is read by the AMX tiles only: where they cannot run it stays unwritten.
+  static const bool amx = detected_isa() == Isa::Amx;
+  if (summary != 0 && amx) {
     auto* levels = static_cast<uint8_t*>(dst) + levels_offset(weight, n);
     for (int64_t i = 0; i < nb; ++i) std::memcpy(levels + i * quant::kQK, blocks[i].qs, quant::kQK);
   }
