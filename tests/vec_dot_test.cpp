@@ -238,17 +238,19 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
 INSTANTIATE_TEST_SUITE_P(WeightTypes, VecDot, testing::ValuesIn(kWeightTypes),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 
-// AMX's tiles (Q4_0 and Q8_0 products of 16 or more activation rows) run only where CPUID has
-// AMX-INT8 and the OS grants the tile state. A prompt-shaped product (rows of 896, 100 activation
-// rows: blocks of 64 and 36, each ending in fewer than 16) gives the AVX-512 kernels' bits.
+// AMX's tiles (Q4_0, Q8_0 and Q4_K products of 16 or more activation rows) run only where CPUID
+// has AMX-INT8 and the OS grants the tile state. A prompt-shaped product (rows of 896, or of 768
+// for Q4_K's blocks of 256; 100 activation rows: blocks of 64 and 36, each ending in fewer than
+// 16) gives the AVX-512 kernels' bits.
 TEST(VecDot, AmxTilesGiveTheAvx512Bits) {
   if (cpu::detected_isa() != cpu::Isa::Amx)
     GTEST_SKIP() << "no AMX here (CPUID has no AMX-INT8, or the OS keeps the tile state off): the AMX kernels "
                     "are compiled, not run";
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  const int64_t n = 896, rows = 40, cols = 100;
-  for (const DType type : {DType::Q4_0, DType::Q8_0}) {
+  const int64_t rows = 40, cols = 100;
+  for (const DType type : {DType::Q4_0, DType::Q8_0, DType::Q4_K}) {
+    const int64_t n = type == DType::Q4_K ? 768 : 896;
     const size_t w_stride = row_bytes(type, n), x_stride = (cpu::dot_rows_x_bytes(type, n) + 63) / 64 * 64;
     std::vector<float> f(static_cast<size_t>(n));
     std::vector<uint8_t> w(w_stride * rows), x(x_stride * cols);

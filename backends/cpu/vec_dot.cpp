@@ -170,9 +170,10 @@ size_t x_bytes_before_levels(DType weight, int64_t n) {
 }
 }  // namespace
 
-// The AMX tiles' copy of the levels: the types with summaries, from the next cache line.
+// The types whose prompt products the AMX tiles take: a copy of their levels from the next cache line.
 size_t levels_offset(DType weight, int64_t n) {
-  return summary_offset(weight) == 0 ? 0 : (x_bytes_before_levels(weight, n) + 63) / 64 * 64;
+  const bool tiles = summary_offset(weight) != 0 || weight == DType::Q4_K;
+  return tiles ? (x_bytes_before_levels(weight, n) + 63) / 64 * 64 : 0;
 }
 
 size_t dot_rows_x_bytes(DType weight, int64_t n) {
@@ -193,6 +194,16 @@ void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n) {
     auto* biased = static_cast<uint8_t*>(dst) + row_bytes(DType::Q8_K, n);
     for (int64_t i = 0; i < n; ++i) biased[i] = static_cast<uint8_t>(blocks[i / quant::kQK_K].qs[i % quant::kQK_K] + 128);
     return;
+  }
+  // The levels' copy is read by the AMX tiles only: where they cannot run it stays unwritten.
+  static const bool amx = detected_isa() == Isa::Amx;
+  if (amx && levels_offset(weight, n) != 0) {
+    auto* levels = static_cast<uint8_t*>(dst) + levels_offset(weight, n);
+    const auto copy = [&]<class Block>(const Block* blocks, int64_t elems) {
+      for (int64_t i = 0; i < n / elems; ++i) std::memcpy(levels + i * elems, blocks[i].qs, static_cast<size_t>(elems));
+    };
+    if (activation_type(weight) == DType::Q8_K) copy(static_cast<const BlockQ8_K*>(dst), quant::kQK_K);
+    else copy(static_cast<const quant::BlockQ8_0*>(dst), quant::kQK);
   }
   const int summary = summary_offset(weight), fours = fours_offset(weight);
   if (summary == 0 && fours == 0) return;
@@ -215,12 +226,6 @@ void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n) {
         const int8_t* q = blocks[i].qs + 4 * lane;
         f[i].neg_offset[lane] = -fours * (q[0] + q[1] + q[2] + q[3]);
       }
-  }
-  // The levels' copy is read by the AMX tiles only: where they cannot run it stays unwritten.
-  static const bool amx = detected_isa() == Isa::Amx;
-  if (summary != 0 && amx) {
-    auto* levels = static_cast<uint8_t*>(dst) + levels_offset(weight, n);
-    for (int64_t i = 0; i < nb; ++i) std::memcpy(levels + i * quant::kQK, blocks[i].qs, quant::kQK);
   }
 }
 

@@ -54,8 +54,8 @@ float vec_dot(DType weight, const void* w_row, const void* x_act, int64_t n);
 // per-block data that the AVX-512 tiles would otherwise recompute for every few weight rows,
 // computed once per matrix product: for Q4_0 and Q8_0 weights a summary of each block
 // (ActSummary, for the prompt lane tiles), then for Q4_0 and Q5_0 the levels' offset share by
-// fours (ActFours, for the decode tiles and Q5_0's lane tiles), then for Q4_0 and Q8_0 the levels
-// again, 32 bytes a block, from levels_offset(weight, n) (a cache line: the AMX tiles read 16
+// fours (ActFours, for the decode tiles and Q5_0's lane tiles), then for Q4_0, Q8_0 and Q4_K the
+// levels again, block after block, from levels_offset(weight, n) (a cache line: the AMX tiles read 16
 // rows' blocks at once, and at a block's 34-byte offset every other block's levels straddle two
 // lines, which halved the tile loads' speed); for Q6_K weights the levels + 128 as unsigned bytes
 // (for its lane tiles); for F16 and BF16 weights the row's values widened to F32 (for the prompt
@@ -69,7 +69,7 @@ struct ActFours {
 };
 size_t dot_rows_x_bytes(DType weight, int64_t n);
 size_t widened_offset(DType weight, int64_t n);  // 0 for F32 weights, whose activations are F32
-size_t levels_offset(DType weight, int64_t n);   // 0 but for Q4_0 and Q8_0 weights
+size_t levels_offset(DType weight, int64_t n);   // 0 but for Q4_0, Q8_0 and Q4_K weights
 void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n);
 
 // The dot products of `rows` weight rows (w_stride bytes apart) with `cols` activation rows
