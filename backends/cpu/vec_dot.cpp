@@ -170,7 +170,8 @@ size_t x_bytes_before_levels(DType weight, int64_t n) {
 }
 }  // namespace
 
-// The types whose prompt products the AMX tiles take: a copy of their levels from the next cache line.
+// The types whose prompt products the AMX tiles take: a copy of their levels, from the next
+// cache line.
 size_t levels_offset(DType weight, int64_t n) {
   const bool tiles = summary_offset(weight) != 0 || weight == DType::Q4_K;
   return tiles ? (x_bytes_before_levels(weight, n) + 63) / 64 * 64 : 0;

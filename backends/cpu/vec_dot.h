@@ -54,12 +54,12 @@ float vec_dot(DType weight, const void* w_row, const void* x_act, int64_t n);
 // per-block data that the AVX-512 tiles would otherwise recompute for every few weight rows,
 // computed once per matrix product: for Q4_0 and Q8_0 weights a summary of each block
 // (ActSummary, for the prompt lane tiles), then for Q4_0 and Q5_0 the levels' offset share by
-// fours (ActFours, for the decode tiles and Q5_0's lane tiles), then for Q4_0, Q8_0 and Q4_K the
-// levels again, block after block, from levels_offset(weight, n) (a cache line: the AMX tiles read 16
-// rows' blocks at once, and at a block's 34-byte offset every other block's levels straddle two
-// lines, which halved the tile loads' speed); for Q6_K weights the levels + 128 as unsigned bytes
-// (for its lane tiles); for F16 and BF16 weights the row's values widened to F32 (for the prompt
-// tiles), from widened_offset(weight, n) bytes on.
+// fours (ActFours, for the decode tiles and Q5_0's lane tiles), then for Q4_0, Q8_0 and Q4_K
+// the levels again, block after block, from levels_offset(weight, n) (a cache line: the AMX
+// tiles read 16 rows' blocks at once, and at a block's 34-byte offset every other block's levels
+// straddle two lines, which halved the tile loads' speed); for Q6_K weights the levels + 128 as
+// unsigned bytes (for its lane tiles); for F16 and BF16 weights the row's values widened to F32
+// (for the prompt tiles), from widened_offset(weight, n) bytes on.
 struct ActSummary {
   int32_t neg_offset_sum;  // -(the offset of the weight's levels as the tiles store them: 8, 128) x the levels' sum
   float d;                 // the block's scale
