@@ -1,6 +1,6 @@
 // The kernels for x86-64 with AVX-512, VNNI and AMX-INT8 (Sapphire Rapids on), chosen at run
-// time where CPUID has them and the OS grants the tile state: the AVX-512 kernels, with Q4_0 and
-// Q8_0 prompt products in tile registers (vec_dot_amx.inc).
+// time where CPUID has them and the OS grants the tile state: the AVX-512 kernels, with Q4_0,
+// Q8_0 and Q4_K prompt products in tile registers (vec_dot_amx.inc).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"  // as vec_dot_avx512.cpp (GCC bug 105593)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"

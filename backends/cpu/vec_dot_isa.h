@@ -12,7 +12,7 @@
 namespace isomer::cpu {
 
 // In order: each set's CPUs run the ones before it. Amx is Avx512 with Intel's tile registers
-// (AMX-INT8, Sapphire Rapids on) for the prompt products of Q4_0 and Q8_0 weights.
+// (AMX-INT8, Sapphire Rapids on) for the prompt products of Q4_0, Q8_0 and Q4_K weights.
 enum class Isa { Portable, Avx2, Avx512, Amx };
 
 // One instruction set's kernels (vec_dot.h's functions of the same names).
