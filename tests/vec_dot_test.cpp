@@ -458,6 +458,55 @@ TEST(ValueSumsF16, GiveGgmlsFormulaKeyByKeyInEveryInstructionSet) {
     }
 }
 
+// The online softmax's steps, one key at a time as vec_dot.h defines them, against every
+// instruction set's to the bit: scores rising, falling, tied (+0 and -0 too), infinite and NaN,
+// over lengths on both sides of a 16-key vector.
+TEST(SoftmaxSteps, MatchTheStepsOneKeyAtATimeInEveryInstructionSet) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  const float scale = 0.125f;
+  for (const int64_t n : {1, 5, 15, 16, 17, 31, 32, 33, 64, 100, 257})
+    for (int pattern = 0; pattern < 6; ++pattern) {
+      std::vector<float> w(static_cast<size_t>(n));
+      for (int64_t j = 0; j < n; ++j) {
+        float& x = w[static_cast<size_t>(j)];
+        switch (pattern) {
+          case 0: x = normal(rng); break;
+          case 1: x = static_cast<float>(j) * 0.5f; break;               // a new maximum every key
+          case 2: x = -static_cast<float>(j); break;                    // the first is the maximum
+          case 3: x = static_cast<float>(j % 3 - 1) * 0.0f; break;     // ties of +0 and -0
+          case 4: x = std::round(normal(rng)); break;                   // ties at many values
+          default: x = j % 7 == 3 ? NAN : j % 11 == 5 ? INFINITY : j % 13 == 1 ? -INFINITY : normal(rng);
+        }
+      }
+      std::vector<float> want_w = w, want_m(w.size());
+      float max = -INFINITY;
+      for (size_t j = 0; j < w.size(); ++j) {
+        const float x = w[j] * scale;
+        if (x > max) {
+          want_m[j] = max - x;
+          want_w[j] = 0;
+          max = x;
+        } else {
+          want_m[j] = 0;
+          want_w[j] = x - max;
+        }
+      }
+      for (const cpu::Isa isa : runnable_isas()) {
+        std::vector<float> got_w = w, got_m(w.size(), 42.0f);
+        cpu::isa_kernels(isa).softmax_steps(got_w.data(), got_m.data(), n, scale);
+        for (size_t j = 0; j < w.size(); ++j) {
+          const auto same = [](float a, float b) {
+            return std::isnan(a) ? std::isnan(b) : std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b);
+          };
+          EXPECT_TRUE(same(want_w[j], got_w[j]) && same(want_m[j], got_m[j]))
+              << cpu::isa_name(isa) << " n " << n << " pattern " << pattern << " key " << j << ": w " << got_w[j]
+              << " (want " << want_w[j] << "), m " << got_m[j] << " (want " << want_m[j] << ")";
+        }
+      }
+    }
+}
+
 // The softmax's exponentials: glibc's expf to the bit in every instruction set, over every
 // `stride`th float (both signs: underflow, subnormal results, overflow), in chunks, and the
 // ends: infinities, NaN, zeros and the thresholds of the range.

@@ -249,6 +249,7 @@ void value_sums_f16(const uint16_t* v, size_t v_stride, int64_t keys, const floa
                     int64_t d, float* out) {
   kernels().value_sums_f16(v, v_stride, keys, ms, vs, heads, d, out);
 }
+void softmax_steps(float* w, float* m, int64_t n, float scale) { kernels().softmax_steps(w, m, n, scale); }
 void exp_f32(float* x, int64_t n) { kernels().exp_f32(x, n); }
 void silu_mul(const float* g, const float* u, float* y, int64_t n) { kernels().silu_mul(g, u, y, n); }
 

@@ -93,6 +93,12 @@ DotRowsFn dot_rows_fn(DType weight);
 void value_sums_f16(const uint16_t* v, size_t v_stride, int64_t keys, const float* ms, const float* vs, int heads,
                     int64_t d, float* out);
 
+// The online softmax's steps over one head's n scores w, in order: x = w[j] x scale either
+// sets a new maximum (m[j] = max - x, w[j] = 0) or not (m[j] = 0, w[j] = x - max), max the
+// largest x before j (-inf for the first; a NaN never becomes it). exp_f32 of both then gives
+// each key's rescaling of the sums before it and its weight.
+void softmax_steps(float* w, float* m, int64_t n, float scale);
+
 // x[i] = e^x[i] in place, to the bits of the C library's expf (std::exp) where that is glibc's
 // (2.27 onward; x86-64 runs its FMA build wherever the SIMD sets run): the softmax's
 // exponentials, as GGML takes them from expf.

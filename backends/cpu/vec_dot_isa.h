@@ -23,6 +23,7 @@ struct IsaKernels {
   DotRowsFn (*dot_rows_fn)(DType weight);
   void (*value_sums_f16)(const uint16_t* v, size_t v_stride, int64_t keys, const float* ms, const float* vs,
                          int heads, int64_t d, float* out);
+  void (*softmax_steps)(float* w, float* m, int64_t n, float scale);
   void (*exp_f32)(float* x, int64_t n);
   void (*silu_mul)(const float* g, const float* u, float* y, int64_t n);
 };
