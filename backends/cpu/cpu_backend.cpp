@@ -242,6 +242,7 @@ class CpuDevice final : public Device {
       case OpKind::Attention:
         return attention(pool_, std::get<AttentionParams>(op.params), in[0], in[1], in[2], out);
       case OpKind::SwiGlu: return swiglu(pool_, in[0], in[1], out);
+      case OpKind::RmsNorm: return rms_norm(pool_, std::get<RmsNormParams>(op.params), in[0], in[1], out);
       case OpKind::StoreKV: return store_kv(pool_, std::get<StoreKVParams>(op.params), in[0], out);
       case OpKind::Copy: return reference(op, in, out);
       default: break;

@@ -223,6 +223,30 @@ void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
   });
 }
 
+// A group's sum of squares is one chain of dependent additions, which a group at a time waited
+// out element by element (the reference's code: 1.6 % of a qwen2.5 Q4_0 prompt of 128 tokens at
+// 2 threads); eight groups' chains side by side overlap, each in its own order.
+void rms_norm(ThreadPool& pool, const RmsNormParams& p, const TensorView& x, const TensorView& w,
+              const TensorView& out) {
+  const int64_t g = w.desc.elements(), groups = x.desc.elements() / g;
+  const float* wp = w.as<const float>();
+  pool.parallel_for(groups, row_grain(g), [&](int64_t begin, int64_t end) {
+    constexpr int64_t kTogether = 8;
+    for (int64_t i0 = begin; i0 < end; i0 += kTogether) {
+      const int64_t n = std::min(kTogether, end - i0);
+      const float* xs = x.as<const float>() + i0 * g;
+      double sums[kTogether] = {};
+      for (int64_t j = 0; j < g; ++j)
+        for (int64_t r = 0; r < n; ++r) sums[r] += double{xs[r * g + j]} * xs[r * g + j];
+      for (int64_t r = 0; r < n; ++r) {
+        const float scale = 1.0f / std::sqrt(static_cast<float>(sums[r] / g) + p.eps);
+        float* y = out.as<float>() + (i0 + r) * g;
+        for (int64_t j = 0; j < g; ++j) y[j] = xs[r * g + j] * scale * wp[j];
+      }
+    }
+  });
+}
+
 void swiglu(ThreadPool& pool, const TensorView& g, const TensorView& u, const TensorView& out) {
   // Elementwise, in chunks of at least 8192 elements (a few microseconds each).
   pool.parallel_for(out.desc.elements(), 8192, [&](int64_t begin, int64_t end) {
