@@ -157,6 +157,25 @@ TEST(Bench, CsvAndMarkdown) {
   EXPECT_NE(r.out.find("llama 222K Q8_0"), std::string::npos) << r.out;
 }
 
+// -p and -n take comma-separated lists, as llama-bench's: each prompt length with each
+// generation length is one run; with several prompt lengths each tg row names its prompt's.
+TEST(Bench, PromptAndGenerationListsRunEachPair) {
+  Result r = cli("bench -m " + tiny() + " -p 8,16 -n 2,0 -r 1 -t 1 -o json");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["results"].size(), 4u);
+  const int prompts[] = {8, 8, 16, 16}, gens[] = {2, 0, 2, 0};
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(j["results"][i]["n_prompt"], prompts[i]) << i;
+    EXPECT_EQ(j["results"][i]["n_gen"], gens[i]) << i;
+    EXPECT_GT(j["results"][i]["pp"]["mean"].get<double>(), 0) << i;
+  }
+  r = cli("bench -m " + tiny() + " -p 8,16 -n 2 -r 1 -t 1");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  for (const char* cell : {"| pp8 |", "| tg2@8 |", "| pp16 |", "| tg2@16 |"})
+    EXPECT_NE(r.out.find(cell), std::string::npos) << cell << "\n" << r.out;
+}
+
 TEST(Bench, BadFlagsAreClearErrors) {
   struct Bad {
     std::string args, message;
@@ -166,6 +185,7 @@ TEST(Bench, BadFlagsAreClearErrors) {
            Bad{"bench -m " + tiny() + " -o xml", "xml"},
            Bad{"bench -m " + tiny() + " -r 0", "--repetitions"},
            Bad{"bench -m " + tiny() + " -p 0", "--n-prompt"},
+           Bad{"bench -m " + tiny() + " -p 8,0", "--n-prompt"},
            Bad{"bench -m " + tiny() + " -t 1,x", "--threads"},
            Bad{"bench -m " + tiny() + " --backend tpu -r 1", "unknown backend 'tpu'"},
            Bad{"bench -m /nonexistent/m.gguf", "/nonexistent/m.gguf"},

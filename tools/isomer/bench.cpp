@@ -25,7 +25,8 @@ struct BenchOptions {
   std::vector<std::string> backends{"cpu"};
   std::vector<int> threads{0};
   std::vector<std::string> kernels{"portable"};
-  int n_prompt = 128, n_gen = 64, reps = 5;
+  std::vector<int> n_prompt{128}, n_gen{64};  // each pair is one run, as llama-bench's lists
+  int reps = 5;
   int64_t n_ctx = 0;
   std::string output = "md";
   bool bandwidth = false;
@@ -59,8 +60,9 @@ const char* kernels_name(const bench::Result& r) {
   return r.params.load.kernels == KernelChoice::Vendor ? "vendor" : "portable";
 }
 
+// after_prompt: several prompt lengths, so each tg row names its prompt's (tg64@512).
 void print_markdown(const std::vector<bench::Result>& results, const std::vector<bench::Bandwidth>& bw,
-                    const std::vector<bench::ComputePeak>& peaks, double gbs) {
+                    const std::vector<bench::ComputePeak>& peaks, double gbs, bool after_prompt) {
   if (!results.empty()) {
     fmt::print("| model | size | params | backend | kernels | threads | test | t/s | peak RSS |{}\n",
                gbs > 0 ? " roofline |" : "");
@@ -75,12 +77,14 @@ void print_markdown(const std::vector<bench::Result>& results, const std::vector
       row(fmt::format("pp{}", r.params.n_prompt), r.prompt, "");
       if (r.params.n_gen > 0) {
         const auto roof = roofline(r, gbs);
-        row(fmt::format("tg{}", r.params.n_gen), r.generation,
-            roof ? fmt::format("{:.1f} %", *roof) : "");
+        row(after_prompt ? fmt::format("tg{}@{}", r.params.n_gen, r.params.n_prompt)
+                         : fmt::format("tg{}", r.params.n_gen),
+            r.generation, roof ? fmt::format("{:.1f} %", *roof) : "");
       }
     }
     fmt::print("\npp: the prompt in one batch from an empty cache; tg: tokens one at a time "
-               "after it; mean ± sd of tokens/s over the repetitions after a warm-up.\n");
+               "after it{}; mean ± sd of tokens/s over the repetitions after a warm-up.\n",
+               after_prompt ? " (tgN@P: after the prompt of P tokens)" : "");
     for (const auto& r : results)
       if (r.fallback_nodes > 0)
         fmt::print("{} on {}: {} node(s) ran on the CPU instead\n", r.model.path, r.device,
@@ -198,10 +202,12 @@ void add_bench(CLI::App& app) {
       "bench", "Measure prompt and generation speed (llama-bench style) and memory bandwidth");
   auto o = std::make_shared<BenchOptions>();
   cmd->add_option("-m,--model", o->models, "GGUF model file (repeat for several)");
-  cmd->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens, evaluated in one batch")
-      ->check(CLI::Range(1, std::numeric_limits<int>::max()))->capture_default_str();
-  cmd->add_option("-n,--n-gen", o->n_gen, "Tokens generated one at a time after the prompt")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("-p,--n-prompt", o->n_prompt, "Prompt tokens, evaluated in one batch; a comma-separated list")
+      ->delimiter(',')->check(CLI::Range(1, std::numeric_limits<int>::max()))->capture_default_str();
+  cmd->add_option("-n,--n-gen", o->n_gen,
+                  "Tokens generated one at a time after the prompt; a comma-separated list (each prompt "
+                  "length with each)")
+      ->delimiter(',')->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("-r,--repetitions", o->reps, "Timed repetitions (after one warm-up)")
       ->check(CLI::Range(1, std::numeric_limits<int>::max()))->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "CPU threads, a comma-separated list (0: all cores)")
@@ -255,19 +261,21 @@ void add_bench(CLI::App& app) {
     for (const auto& model : o->models)
       for (const auto& device : o->backends)
         for (int t : o->threads)
-          for (const auto& kernels : o->kernels) {
-            bench::Params p{.model = model,
-                            .load = load_options_for(device, t),
-                            .context = {.n_ctx = o->n_ctx},
-                            .n_prompt = o->n_prompt,
-                            .n_gen = o->n_gen,
-                            .reps = o->reps};
-            p.load.kernels = kernels == "vendor" ? KernelChoice::Vendor : KernelChoice::Portable;
-            results.push_back(bench::run(p, progress));
-          }
+          for (const auto& kernels : o->kernels)
+            for (int n_prompt : o->n_prompt)
+              for (int n_gen : o->n_gen) {
+                bench::Params p{.model = model,
+                                .load = load_options_for(device, t),
+                                .context = {.n_ctx = o->n_ctx},
+                                .n_prompt = n_prompt,
+                                .n_gen = n_gen,
+                                .reps = o->reps};
+                p.load.kernels = kernels == "vendor" ? KernelChoice::Vendor : KernelChoice::Portable;
+                results.push_back(bench::run(p, progress));
+              }
     if (o->output == "json") print_json(results, bws, peaks, gbs);
     else if (o->output == "csv") print_csv(results, bws, peaks, gbs);
-    else print_markdown(results, bws, peaks, gbs);
+    else print_markdown(results, bws, peaks, gbs, o->n_prompt.size() > 1);
   });
 }
 
