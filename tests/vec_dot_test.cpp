@@ -384,8 +384,54 @@ TEST(QuantizeActivation, Q8_KScaleFollowsTheFirstOfEqualMagnitudes) {
   }
 }
 
+// The per-block data after Q8_0 activation rows (vec_dot.h's BlockExtras), in every instruction
+// set, to the portable kernels' bytes: each part alone and all together, levels over the whole
+// int8 range (-128 too), offsets of Q4_0's and Q8_0's summaries and Q5_0's fours.
+TEST(BlockExtras, EveryInstructionSetWritesThePortableBytes) {
+  constexpr int64_t nb = 37;
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> level(-128, 127);
+  std::vector<quant::BlockQ8_0> blocks(nb);
+  for (auto& b : blocks) {
+    for (int8_t& q : b.qs) q = static_cast<int8_t>(level(rng));
+    b.d = f32_to_fp16(std::uniform_real_distribution<float>(-2.0f, 2.0f)(rng));
+  }
+  std::ranges::fill(blocks[5].qs, int8_t{-128});
+  std::ranges::fill(blocks[6].qs, int8_t{127});
+  struct Out {
+    std::vector<cpu::ActSummary> summaries = std::vector<cpu::ActSummary>(nb);
+    std::vector<cpu::ActFours> fours = std::vector<cpu::ActFours>(nb);
+    std::vector<uint8_t> levels = std::vector<uint8_t>(nb * quant::kQK);
+  };
+  const auto run = [&](const cpu::IsaKernels& k, int32_t summary_offset, int32_t fours_offset, int parts) {
+    Out o;
+    cpu::BlockExtras e{.summary_offset = summary_offset, .fours_offset = fours_offset};
+    if (parts & 1) e.summaries = o.summaries.data();
+    if (parts & 2) e.fours = o.fours.data();
+    if (parts & 4) e.levels = o.levels.data();
+    k.block_extras(blocks.data(), nb, e);
+    return o;
+  };
+  const auto bytes = [](const auto& v) {
+    const auto* p = reinterpret_cast<const uint8_t*>(v.data());
+    return std::vector<uint8_t>(p, p + v.size() * sizeof(v[0]));
+  };
+  for (const auto& [summary_offset, fours_offset] : {std::pair{8, 8}, std::pair{128, 0}, std::pair{0, 16}})
+    for (int parts = 1; parts < 8; ++parts) {
+      const Out want = run(cpu::portable::kKernels, summary_offset, fours_offset, parts);
+      EXPECT_EQ(want.summaries[6].neg_offset_sum, (parts & 1) ? -summary_offset * 127 * 32 : 0);
+      for (const cpu::Isa isa : runnable_isas()) {
+        const Out got = run(cpu::isa_kernels(isa), summary_offset, fours_offset, parts);
+        EXPECT_EQ(bytes(got.summaries), bytes(want.summaries)) << cpu::isa_name(isa) << ", parts " << parts;
+        EXPECT_EQ(bytes(got.fours), bytes(want.fours)) << cpu::isa_name(isa) << ", parts " << parts;
+        EXPECT_EQ(got.levels, want.levels) << cpu::isa_name(isa) << ", parts " << parts;
+      }
+    }
+}
+
 // SwiGLU's elements against double precision, in every instruction set, over float's range:
-// within a few ulp, and the reference's infinities, zeros and NaNs at the ends.
+// within a few ulp, and the reference's infinities, zeros and NaNs at the ends; AVX-512's 16
+// lanes to the bits of AVX2's 8.
 TEST(SiluMul, WithinAFewUlpOfDoubleInEveryInstructionSet) {
   std::vector<float> g = {0.0f, -0.0f, 1e-3f, -1e-3f, 0.5f, -0.5f, 10.0f, -10.0f, 20.0f, -20.0f, 50.0f, -50.0f,
                           86.0f, -86.0f, 87.3f, -87.3f, 87.4f, -87.4f, 88.5f, -88.5f, 88.8f, -88.8f, 100.0f, -100.0f};
@@ -394,9 +440,14 @@ TEST(SiluMul, WithinAFewUlpOfDoubleInEveryInstructionSet) {
   while (g.size() < 1003) g.push_back(normal(rng));  // an odd count: the scalar tail runs too
   std::vector<float> u(g.size());
   for (float& v : u) v = normal(rng);
+  std::vector<float> avx2;  // the 8-lane SIMD form's results, which the 16-lane form must equal
   for (const cpu::Isa isa : runnable_isas()) {
     std::vector<float> y(g.size());
     cpu::isa_kernels(isa).silu_mul(g.data(), u.data(), y.data(), static_cast<int64_t>(g.size()));
+    if (isa == cpu::Isa::Avx2) avx2 = y;
+    if (isa >= cpu::Isa::Avx512 && !avx2.empty()) {
+      EXPECT_EQ(0, std::memcmp(y.data(), avx2.data(), y.size() * sizeof(float))) << cpu::isa_name(isa);
+    }
     for (size_t i = 0; i < g.size(); ++i) {
       // Where e^-g passes float's range the reference divides by infinity: a zero.
       const double e = std::exp(-static_cast<double>(g[i]));

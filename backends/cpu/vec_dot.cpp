@@ -198,36 +198,25 @@ void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n) {
   }
   // The levels' copy is read by the AMX tiles only: where they cannot run it stays unwritten.
   static const bool amx = detected_isa() == Isa::Amx;
-  if (amx && levels_offset(weight, n) != 0) {
-    auto* levels = static_cast<uint8_t*>(dst) + levels_offset(weight, n);
-    const auto copy = [&]<class Block>(const Block* blocks, int64_t elems) {
-      for (int64_t i = 0; i < n / elems; ++i) std::memcpy(levels + i * elems, blocks[i].qs, static_cast<size_t>(elems));
-    };
-    if (activation_type(weight) == DType::Q8_K) copy(static_cast<const BlockQ8_K*>(dst), quant::kQK_K);
-    else copy(static_cast<const quant::BlockQ8_0*>(dst), quant::kQK);
+  const bool levels = amx && levels_offset(weight, n) != 0;
+  const DType act = activation_type(weight);
+  if (act == DType::Q8_K && levels) {
+    const auto* blocks = static_cast<const BlockQ8_K*>(dst);
+    auto* copy = static_cast<uint8_t*>(dst) + levels_offset(weight, n);
+    for (int64_t i = 0; i < n / quant::kQK_K; ++i) std::memcpy(copy + i * quant::kQK_K, blocks[i].qs, quant::kQK_K);
   }
-  const int summary = summary_offset(weight), fours = fours_offset(weight);
-  if (summary == 0 && fours == 0) return;
-  const auto* blocks = static_cast<const quant::BlockQ8_0*>(dst);
+  if (act != DType::Q8_0) return;
+  BlockExtras e{.summary_offset = summary_offset(weight), .fours_offset = fours_offset(weight)};
   const int64_t nb = n / quant::kQK;
   uint8_t* extra = static_cast<uint8_t*>(dst) + row_bytes(DType::Q8_0, n);
-  if (summary != 0) {
-    auto* s = reinterpret_cast<ActSummary*>(extra);
-    for (int64_t i = 0; i < nb; ++i) {
-      int sum = 0;
-      for (const int8_t q : blocks[i].qs) sum += q;
-      s[i] = {-summary * sum, fp16_to_f32(blocks[i].d)};
-    }
+  if (e.summary_offset != 0) {
+    e.summaries = reinterpret_cast<ActSummary*>(extra);
     extra += nb * sizeof(ActSummary);
   }
-  if (fours != 0) {
-    auto* f = reinterpret_cast<ActFours*>(extra);
-    for (int64_t i = 0; i < nb; ++i)
-      for (int lane = 0; lane < 8; ++lane) {
-        const int8_t* q = blocks[i].qs + 4 * lane;
-        f[i].neg_offset[lane] = -fours * (q[0] + q[1] + q[2] + q[3]);
-      }
-  }
+  if (e.fours_offset != 0) e.fours = reinterpret_cast<ActFours*>(extra);
+  if (levels) e.levels = static_cast<uint8_t*>(dst) + levels_offset(weight, n);
+  if (e.summaries != nullptr || e.fours != nullptr || e.levels != nullptr)
+    kernels().block_extras(static_cast<const quant::BlockQ8_0*>(dst), nb, e);
 }
 
 VecDotFn vec_dot_fn(DType weight) {

@@ -67,6 +67,15 @@ struct ActSummary {
 struct ActFours {
   int32_t neg_offset[8];  // -(the weight's offset: 8, 16) x the sum of levels 4L..4L+3, in lane L as dot_tile's
 };
+// Where convert_for_dot_rows wants a Q8_0 row's per-block data (the parts it names; null: not
+// wanted), from IsaKernels::block_extras.
+struct BlockExtras {
+  int32_t summary_offset = 0;
+  ActSummary* summaries = nullptr;
+  int32_t fours_offset = 0;
+  ActFours* fours = nullptr;
+  uint8_t* levels = nullptr;  // the levels again, 32 per block
+};
 size_t dot_rows_x_bytes(DType weight, int64_t n);
 size_t widened_offset(DType weight, int64_t n);  // 0 for F32 weights, whose activations are F32
 size_t levels_offset(DType weight, int64_t n);   // 0 but for Q4_0, Q8_0 and Q4_K weights

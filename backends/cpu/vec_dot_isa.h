@@ -26,6 +26,7 @@ struct IsaKernels {
   void (*softmax_steps)(float* w, float* m, int64_t n, float scale);
   void (*exp_f32)(float* x, int64_t n);
   void (*silu_mul)(const float* g, const float* u, float* y, int64_t n);
+  void (*block_extras)(const quant::BlockQ8_0* blocks, int64_t nb, const BlockExtras& extras);
 };
 
 namespace portable {
