@@ -46,11 +46,10 @@ void dot_rows(benchmark::State& state, DType type, int64_t act_rows, size_t weig
       std::memcpy(w.data() + r * w_stride, w.data() + (r % 64) * w_stride, w_stride);
     }
   }
-  std::vector<uint8_t> x(x_stride * static_cast<size_t>(act_rows));
-  for (int64_t c = 0; c < act_rows; ++c) {
-    for (float& v : f) v = normal(rng);
-    cpu::convert_for_dot_rows(type, f.data(), x.data() + c * x_stride, k);
-  }
+  std::vector<uint8_t> x(x_stride * static_cast<size_t>(cpu::dot_rows_x_rows(type, act_rows)));
+  std::vector<float> xf(static_cast<size_t>(k * act_rows));
+  for (float& v : xf) v = normal(rng);
+  cpu::convert_for_dot_rows(type, xf.data(), k, x.data(), x_stride, act_rows, k, 0, act_rows);
   std::vector<float> out(static_cast<size_t>(rows * act_rows));
   const cpu::DotRowsFn dot = cpu::dot_rows_fn(type);
   for (auto _ : state) {

@@ -87,7 +87,7 @@ void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& 
       auto it = std::ranges::find(conversions, type, &Conversion::type);
       if (it == conversions.end()) {
         it = conversions.insert(it, {type, scratch_bytes, (dot_rows_x_bytes(type, k) + kLine - 1) / kLine * kLine});
-        scratch_bytes += static_cast<size_t>(rows) * it->stride;
+        scratch_bytes += static_cast<size_t>(dot_rows_x_rows(type, rows)) * it->stride;
       }
       act = &*it;
     }
@@ -97,11 +97,12 @@ void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& 
   }
   scratch.resize(std::max(scratch.size(), scratch_bytes + kLine - 1));
   uint8_t* const base = scratch.data() + (kLine - reinterpret_cast<uintptr_t>(scratch.data()) % kLine) % kLine;
+  // In groups of kTileRows rows, which the AMX tiles read together (vec_dot.h).
   if (!conversions.empty())
-    pool.parallel_for(rows, 1, [&](int64_t begin, int64_t end) {
+    pool.parallel_for((rows + kTileRows - 1) / kTileRows, 1, [&](int64_t begin, int64_t end) {
+      const int64_t r0 = begin * kTileRows, r1 = std::min(rows, end * kTileRows);
       for (const Conversion& c : conversions)
-        for (int64_t r = begin; r < end; ++r)
-          convert_for_dot_rows(c.type, xp + r * k, base + c.at + r * c.stride, k);
+        convert_for_dot_rows(c.type, xp, k, base + c.at, c.stride, rows, k, r0, r1);
     });
   pool.parallel_for(blocks, 1, [&](int64_t begin, int64_t end) {
     for (size_t i = 0; i < products.size(); ++i) {
@@ -148,7 +149,7 @@ void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
   // One task per (block of query rows, KV head): rows see different numbers of keys (causal),
   // so many small tasks balance better than a few large ones.
   pool.parallel_for(blocks * p.kv_heads, 1, [&](int64_t begin, int64_t end) {
-    std::vector<uint8_t> qa(static_cast<size_t>(together * group) * qa_bytes);
+    std::vector<uint8_t> qa(static_cast<size_t>((together - 1) * group + dot_rows_x_rows(k_type, group)) * qa_bytes);
     // block: the block's products with its last row's keys; scores: one row's, then in place
     // each key's weight (vs); ms: each key's rescaling of the sums before it (1 but on a new
     // maximum).
@@ -169,9 +170,9 @@ void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
         prefetch_rows(vh, v_stride, block_keys, v_head_bytes);
       }
       const int64_t columns = (r1 - r0) * group;  // query heads, row by row
-      for (int64_t c = 0; c < columns; ++c)
-        convert_for_dot_rows(k_type, q.as<const float>() + ((r0 + c / group) * p.heads + kv_head * group + c % group) * d,
-                             qa.data() + c * qa_bytes, d);
+      for (int64_t r = r0; r < r1; ++r)  // the row's query heads of this KV head
+        convert_for_dot_rows(k_type, q.as<const float>() + (r * p.heads + kv_head * group) * d, d,
+                             qa.data() + (r - r0) * group * qa_bytes, qa_bytes, group, d, 0, group);
       if (heads_together) {
         block.resize(static_cast<size_t>(columns * block_keys));
         dot(kh, kv_stride, block_keys, qa.data(), qa_bytes, columns, d, block.data(), block_keys);

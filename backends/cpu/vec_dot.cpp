@@ -170,20 +170,27 @@ size_t x_bytes_before_levels(DType weight, int64_t n) {
 }
 }  // namespace
 
-// The types whose prompt products the AMX tiles take: a copy of their levels, from the next
-// cache line.
+// The types whose prompt products the AMX tiles take: their levels again, from the next cache
+// line.
 size_t levels_offset(DType weight, int64_t n) {
   const bool tiles = summary_offset(weight) != 0 || weight == DType::Q4_K;
   return tiles ? (x_bytes_before_levels(weight, n) + 63) / 64 * 64 : 0;
 }
 
+namespace {
+// Q4_0's and Q8_0's levels in the tiles' layout (vec_dot.h).
+bool grouped_levels(DType weight) { return summary_offset(weight) != 0; }
+}  // namespace
+
 size_t dot_rows_x_bytes(DType weight, int64_t n) {
   if (widened(weight)) return widened_offset(weight, n) + static_cast<size_t>(n) * sizeof(float);
+  if (grouped_levels(weight)) return levels_offset(weight, n) + tile_levels_bytes(n / quant::kQK);
   if (levels_offset(weight, n) != 0) return levels_offset(weight, n) + static_cast<size_t>(n);
   return x_bytes_before_levels(weight, n) + (biased_levels(weight) ? static_cast<size_t>(n) : 0);
 }
 
-void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n) {
+namespace {
+void convert_row(DType weight, const float* x, void* dst, int64_t n, bool amx) {
   quantize_activation(activation_type(weight), x, dst, n);
   if (widened(weight)) {
     kernels().widen_halves(weight, static_cast<const uint16_t*>(dst),
@@ -196,11 +203,8 @@ void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n) {
     for (int64_t i = 0; i < n; ++i) biased[i] = static_cast<uint8_t>(blocks[i / quant::kQK_K].qs[i % quant::kQK_K] + 128);
     return;
   }
-  // The levels' copy is read by the AMX tiles only: where they cannot run it stays unwritten.
-  static const bool amx = detected_isa() == Isa::Amx;
-  const bool levels = amx && levels_offset(weight, n) != 0;
   const DType act = activation_type(weight);
-  if (act == DType::Q8_K && levels) {
+  if (act == DType::Q8_K && amx && levels_offset(weight, n) != 0) {
     const auto* blocks = static_cast<const BlockQ8_K*>(dst);
     auto* copy = static_cast<uint8_t*>(dst) + levels_offset(weight, n);
     for (int64_t i = 0; i < n / quant::kQK_K; ++i) std::memcpy(copy + i * quant::kQK_K, blocks[i].qs, quant::kQK_K);
@@ -214,9 +218,28 @@ void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n) {
     extra += nb * sizeof(ActSummary);
   }
   if (e.fours_offset != 0) e.fours = reinterpret_cast<ActFours*>(extra);
-  if (levels) e.levels = static_cast<uint8_t*>(dst) + levels_offset(weight, n);
-  if (e.summaries != nullptr || e.fours != nullptr || e.levels != nullptr)
+  if (e.summaries != nullptr || e.fours != nullptr)
     kernels().block_extras(static_cast<const quant::BlockQ8_0*>(dst), nb, e);
+}
+}  // namespace
+
+// Products of up to kTileRows activation rows do not take the tiles (dot_rows_amx).
+int64_t dot_rows_x_rows(DType weight, int64_t rows) {
+  return grouped_levels(weight) && rows > kTileRows ? (rows + kTileRows - 1) / kTileRows * kTileRows : rows;
+}
+
+void convert_for_dot_rows(DType weight, const float* x, int64_t x_stride, void* dst, size_t dst_stride, int64_t rows,
+                          int64_t n, int64_t begin, int64_t end) {
+  // The levels' copies are read by the AMX tiles only: where they cannot run they stay unwritten.
+  static const bool amx = detected_isa() == Isa::Amx;
+  auto* out = static_cast<uint8_t*>(dst);
+  for (int64_t r = begin; r < end; ++r) convert_row(weight, x + r * x_stride, out + r * dst_stride, n, amx);
+#if defined(__x86_64__)
+  if (amx && grouped_levels(weight) && rows >= kTileRows)
+    for (int64_t g = begin; g < end; g += kTileRows)
+      amx::tile_levels(out + g * dst_stride, dst_stride, std::min(kTileRows, end - g), n / quant::kQK,
+                       levels_offset(weight, n));
+#endif
 }
 
 VecDotFn vec_dot_fn(DType weight) {

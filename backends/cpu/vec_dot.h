@@ -54,12 +54,35 @@ float vec_dot(DType weight, const void* w_row, const void* x_act, int64_t n);
 // per-block data that the AVX-512 tiles would otherwise recompute for every few weight rows,
 // computed once per matrix product: for Q4_0 and Q8_0 weights a summary of each block
 // (ActSummary, for the prompt lane tiles), then for Q4_0 and Q5_0 the levels' offset share by
-// fours (ActFours, for the decode tiles and Q5_0's lane tiles), then for Q4_0, Q8_0 and Q4_K
-// the levels again, block after block, from levels_offset(weight, n) (a cache line: the AMX
-// tiles read 16 rows' blocks at once, and at a block's 34-byte offset every other block's levels
-// straddle two lines, which halved the tile loads' speed); for Q6_K weights the levels + 128 as
+// fours (ActFours, for the decode tiles and Q5_0's lane tiles); for Q4_0, Q8_0 and Q4_K the
+// levels again for the AMX tiles, from levels_offset(weight, n) (a cache line), written only
+// where the CPU has them: Q4_K's block after block (a cache line: at a block's offset every
+// other block's levels straddled two lines, which halved the tile loads' speed), Q4_0's and
+// Q8_0's in groups of kTileRows rows, counted from the first row converted together, in the
+// layout of the tile multiply's second operand (below); for Q6_K weights the levels + 128 as
 // unsigned bytes (for its lane tiles); for F16 and BF16 weights the row's values widened to F32
 // (for the prompt tiles), from widened_offset(weight, n) bytes on.
+//
+// A group's levels of block i, as the tile multiply takes them: 8 lines of 64 bytes, line k
+// holding levels 4k .. 4k+3 of the group's rows 0 .. 15 in turn. Line k is at byte 64 (i / 2)
+// of the levels of the group's row 8 (i % 2) + k, so that one tile load with the rows' stride
+// reads a block's, and the sixteen rows hold two blocks per 64 bytes. After the lines, the 16
+// rows' scales of block i (floats, in row order) at byte 64 (i / 16) of row i % 16's. The
+// activation rows take this layout once per product, and the weights are the tiles' first
+// operand, which needs none: packed once per call, they are copied, not transposed. A last group
+// of fewer rows is laid out as if zeroed rows followed (a product takes their results and
+// drops them): dst holds dot_rows_x_rows rows.
+constexpr int64_t kTileRows = 16;
+constexpr size_t tile_lines_bytes(int64_t nb) { return static_cast<size_t>((nb + 1) / 2 * 64); }
+constexpr size_t tile_levels_bytes(int64_t nb) { return tile_lines_bytes(nb) + static_cast<size_t>((nb + 15) / 16 * 64); }
+// Where block i's lines and scales start, from the group's first row's levels.
+constexpr size_t tile_lines_at(int64_t i, size_t stride) {
+  return static_cast<size_t>(i / 2 * 64) + static_cast<size_t>(i % 2 * 8) * stride;
+}
+constexpr size_t tile_scales_at(int64_t nb, int64_t i, size_t stride) {
+  return tile_lines_bytes(nb) + static_cast<size_t>(i / 16 * 64) + static_cast<size_t>(i % 16) * stride;
+}
+
 struct ActSummary {
   int32_t neg_offset_sum;  // -(the offset of the weight's levels as the tiles store them: 8, 128) x the levels' sum
   float d;                 // the block's scale
@@ -74,12 +97,20 @@ struct BlockExtras {
   ActSummary* summaries = nullptr;
   int32_t fours_offset = 0;
   ActFours* fours = nullptr;
-  uint8_t* levels = nullptr;  // the levels again, 32 per block
 };
 size_t dot_rows_x_bytes(DType weight, int64_t n);
 size_t widened_offset(DType weight, int64_t n);  // 0 for F32 weights, whose activations are F32
 size_t levels_offset(DType weight, int64_t n);   // 0 but for Q4_0, Q8_0 and Q4_K weights
-void convert_for_dot_rows(DType weight, const float* x, void* dst, int64_t n);
+// The rows a conversion of `rows` rows writes to: more than `rows` where the AMX tiles' layout
+// pads a last group (above).
+int64_t dot_rows_x_rows(DType weight, int64_t rows);
+// Converts rows [begin, end) of a product's `rows` activation rows of n elements (x_stride
+// floats apart from x) for products with `weight` rows, into dst: dot_rows_x_rows(weight, rows)
+// rows, dst_stride bytes apart (at least dot_rows_x_bytes(weight, n)). Threads may share a
+// conversion, begin and end at multiples of kTileRows (or end = rows). A dot_rows call reads
+// rows from the product's first (the groups above).
+void convert_for_dot_rows(DType weight, const float* x, int64_t x_stride, void* dst, size_t dst_stride, int64_t rows,
+                          int64_t n, int64_t begin, int64_t end);
 
 // The dot products of `rows` weight rows (w_stride bytes apart) with `cols` activation rows
 // from convert_for_dot_rows (x_stride apart), out[c * out_stride + r], any number of each (the

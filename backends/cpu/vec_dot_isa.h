@@ -41,6 +41,10 @@ extern const IsaKernels kKernels;
 }
 namespace amx {
 extern const IsaKernels kKernels;
+// The levels of a group of activation rows (`count` converted Q8_0 rows, `stride` bytes apart, nb
+// blocks each; zeroed ones after them up to kTileRows) laid out from byte `levels` of each of
+// the kTileRows rows for the tiles (vec_dot.h).
+void tile_levels(uint8_t* rows, size_t stride, int64_t count, int64_t nb, size_t levels);
 }
 #endif
 
