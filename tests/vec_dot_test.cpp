@@ -275,6 +275,41 @@ TEST(VecDot, AmxTilesGiveTheAvx512Bits) {
       }
 }
 
+// Attention's prompt scores from keys in chunks of 16 give dot_rows's bits, in every instruction
+// set: F32, F16 and BF16 keys, heads of 32, 64 and 128, 37 keys (a partial last chunk), 7 queries
+// (AVX-512's three at a time and a remainder).
+TEST(VecDot, ChunkScoresAreDotRowsBits) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t keys = 37, cols = 7, out_stride = 48;
+  for (const DType type : {DType::F32, DType::F16, DType::BF16})
+    for (const int64_t d : {32, 64, 128}) {
+      const size_t k_stride = row_bytes(type, d), x_stride = cpu::dot_rows_x_bytes(type, d);
+      std::vector<float> f(static_cast<size_t>(d));
+      std::vector<uint8_t> k(k_stride * keys), x(x_stride * cols);
+      for (int64_t j = 0; j < keys; ++j) {
+        for (float& v : f) v = normal(rng);
+        quantize_row(type, f.data(), k.data() + j * k_stride, d);
+      }
+      std::vector<float> xf;
+      for (int64_t c = 0; c < cols; ++c) std::ranges::copy(activations(d, rng), std::back_inserter(xf));
+      cpu::convert_for_dot_rows(type, xf.data(), d, x.data(), x_stride, cols, d, 0, cols);
+      std::vector<float> kt(static_cast<size_t>((keys + 15) / 16 * 16 * d), NAN);
+      cpu::transpose_keys(type, k.data(), k_stride, keys, d, kt.data());
+      const auto* q = reinterpret_cast<const float*>(x.data() + cpu::widened_offset(type, d));
+      for (cpu::Isa isa : runnable_isas()) {
+        std::vector<float> want(static_cast<size_t>(keys * cols)), got(static_cast<size_t>(out_stride * cols), NAN);
+        cpu::isa_kernels(isa).dot_rows_fn(type)(k.data(), k_stride, keys, x.data(), x_stride, cols, d, want.data(), keys);
+        cpu::isa_kernels(isa).chunk_scores(kt.data(), keys, d, q, x_stride / sizeof(float), cols, got.data(), out_stride);
+        for (int64_t c = 0; c < cols; ++c)
+          for (int64_t j = 0; j < keys; ++j)
+            ASSERT_EQ(std::bit_cast<uint32_t>(got[c * out_stride + j]), std::bit_cast<uint32_t>(want[c * keys + j]))
+                << dtype_name(type) << ", head of " << d << ", key " << j << ", query " << c << ", "
+                << cpu::isa_name(isa);
+      }
+    }
+}
+
 // Threads share a product's conversion in parts of kTileRows rows (mat_mul): the parts give the
 // bytes of one call, the AMX tiles' padded last group included.
 TEST(VecDot, ConversionInPartsIsTheWholeConversion) {

@@ -21,6 +21,9 @@ constexpr int64_t kRowBlock = 16;
 // 318 tok/s, TinyLlama Q4_K_M 168 -> 196 (128 KiB: 323, 183).
 constexpr size_t kCallBytes = 64 << 10;
 constexpr size_t kLine = 64;  // bytes of a cache line, where mat_mul's activation rows start
+// Query rows from which attention transposes the keys for its scores (vec_dot.h's
+// chunk_scores); decode and short batches read them as they are.
+constexpr int64_t kChunkedRows = 16;
 
 // Fetches the first `bytes` of `rows` rows `stride` apart toward the cache (every line they touch).
 void prefetch_rows(const uint8_t* p, size_t stride, int64_t rows, size_t bytes) {
@@ -146,6 +149,17 @@ void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
   // (qwen2.5's 7 query heads per KV head left a tile one activation row wide per query row).
   // Each row then takes its own keys' products (the same bits as alone: vec_dot.h).
   const int64_t together = heads_together ? 4 : 1, blocks = (rows + together - 1) / together;
+  // Prompts take their scores from the keys in chunks (vec_dot.h's chunk_scores), each KV
+  // head's transposed once for all its query rows. Decode reads each key once per token, and a
+  // transposed copy would read and write it again.
+  const bool chunked = heads_together && d % 32 == 0 && rows >= kChunkedRows;
+  const int64_t all_keys = p.n_past + rows, kt_floats = (all_keys + kKeyChunk - 1) / kKeyChunk * kKeyChunk * d;
+  std::vector<float> kt(chunked ? static_cast<size_t>(kt_floats * p.kv_heads) : 0);
+  if (chunked)
+    pool.parallel_for(p.kv_heads, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t h = begin; h < end; ++h)
+        transpose_keys(k_type, kp + h * head_bytes, kv_stride, all_keys, d, kt.data() + h * kt_floats);
+    });
   // One task per (block of query rows, KV head): rows see different numbers of keys (causal),
   // so many small tasks balance better than a few large ones.
   pool.parallel_for(blocks * p.kv_heads, 1, [&](int64_t begin, int64_t end) {
@@ -173,7 +187,14 @@ void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
       for (int64_t r = r0; r < r1; ++r)  // the row's query heads of this KV head
         convert_for_dot_rows(k_type, q.as<const float>() + (r * p.heads + kv_head * group) * d, d,
                              qa.data() + (r - r0) * group * qa_bytes, qa_bytes, group, d, 0, group);
-      if (heads_together) {
+      // The block's scores, a row of block_stride per query head (whole chunks where chunked).
+      const int64_t block_stride = chunked ? (block_keys + kKeyChunk - 1) / kKeyChunk * kKeyChunk : block_keys;
+      if (chunked) {
+        block.resize(static_cast<size_t>(columns * block_stride));
+        chunk_scores(kt.data() + kv_head * kt_floats, block_keys, d,
+                     reinterpret_cast<const float*>(qa.data() + widened_offset(k_type, d)), qa_bytes / sizeof(float),
+                     columns, block.data(), block_stride);
+      } else if (heads_together) {
         block.resize(static_cast<size_t>(columns * block_keys));
         dot(kh, kv_stride, block_keys, qa.data(), qa_bytes, columns, d, block.data(), block_keys);
       }
@@ -184,7 +205,7 @@ void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
         ms.resize(scores.size());
         for (int g = 0; g < group; ++g)
           if (heads_together)
-            std::copy_n(block.data() + ((r - r0) * group + g) * block_keys, keys, scores.data() + g * keys);
+            std::copy_n(block.data() + ((r - r0) * group + g) * block_stride, keys, scores.data() + g * keys);
           else
             dot(kh, kv_stride, keys, qr + g * qa_bytes, qa_bytes, 1, d, scores.data() + g * keys, keys);
         // Each key either sets a new maximum, rescaling the sums before it by e^(max - x), or is

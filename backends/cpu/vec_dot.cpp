@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
+#include <vector>
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -262,6 +263,21 @@ void value_sums_f16(const uint16_t* v, size_t v_stride, int64_t keys, const floa
   kernels().value_sums_f16(v, v_stride, keys, ms, vs, heads, d, out);
 }
 void softmax_steps(float* w, float* m, int64_t n, float scale) { kernels().softmax_steps(w, m, n, scale); }
+
+void transpose_keys(DType k_type, const void* k, size_t k_stride, int64_t keys, int64_t d, float* kt) {
+  const int64_t chunks = (keys + kKeyChunk - 1) / kKeyChunk;
+  std::fill(kt + keys / kKeyChunk * kKeyChunk * d, kt + chunks * kKeyChunk * d, 0.0f);
+  std::vector<float> row(static_cast<size_t>(d));
+  for (int64_t j = 0; j < keys; ++j) {
+    dequantize_row(k_type, static_cast<const uint8_t*>(k) + j * k_stride, row.data(), d);
+    float* chunk = kt + j / kKeyChunk * kKeyChunk * d + j % kKeyChunk;
+    for (int64_t e = 0; e < d; ++e) chunk[e * kKeyChunk] = row[static_cast<size_t>(e)];
+  }
+}
+void chunk_scores(const float* kt, int64_t keys, int64_t d, const float* q, size_t q_stride, int64_t cols, float* out,
+                  int64_t out_stride) {
+  kernels().chunk_scores(kt, keys, d, q, q_stride, cols, out, out_stride);
+}
 void exp_f32(float* x, int64_t n) { kernels().exp_f32(x, n); }
 void silu_mul(const float* g, const float* u, float* y, int64_t n) { kernels().silu_mul(g, u, y, n); }
 

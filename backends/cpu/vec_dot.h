@@ -133,6 +133,20 @@ DotRowsFn dot_rows_fn(DType weight);
 void value_sums_f16(const uint16_t* v, size_t v_stride, int64_t keys, const float* ms, const float* vs, int heads,
                     int64_t d, float* out);
 
+// Attention's scores in a prompt from a KV head's keys in chunks of kKeyChunk, as floats: key
+// 16c + j's element e at kt[(c * d + e) * kKeyChunk + j], zero past the last key
+// (transpose_keys). A query then takes one multiply-add per element for 16 keys, where dot_rows
+// takes one per 16 elements of a key and adds its lanes for every key (a 64-wide head's sums
+// across lanes cost as much as its products); the additions are dot_rows's, in its order, so the
+// scores are its bits for F32, F16 and BF16 keys of d a multiple of 32.
+constexpr int64_t kKeyChunk = 16;
+void transpose_keys(DType k_type, const void* k, size_t k_stride, int64_t keys, int64_t d, float* kt);
+// out[c * out_stride + j]: query c's product with key j, for the keys' whole chunks (j below keys
+// rounded up to kKeyChunk); the queries as dot_rows reads F32 rows (convert_for_dot_rows's
+// widened values for F16 and BF16 keys), q_stride floats apart.
+void chunk_scores(const float* kt, int64_t keys, int64_t d, const float* q, size_t q_stride, int64_t cols, float* out,
+                  int64_t out_stride);
+
 // The online softmax's steps over one head's n scores w, in order: x = w[j] x scale either
 // sets a new maximum (m[j] = max - x, w[j] = 0) or not (m[j] = 0, w[j] = x - max), max the
 // largest x before j (-inf for the first; a NaN never becomes it). exp_f32 of both then gives

@@ -27,6 +27,8 @@ struct IsaKernels {
   void (*exp_f32)(float* x, int64_t n);
   void (*silu_mul)(const float* g, const float* u, float* y, int64_t n);
   void (*block_extras)(const quant::BlockQ8_0* blocks, int64_t nb, const BlockExtras& extras);
+  void (*chunk_scores)(const float* kt, int64_t keys, int64_t d, const float* q, size_t q_stride, int64_t cols,
+                       float* out, int64_t out_stride);
 };
 
 namespace portable {
