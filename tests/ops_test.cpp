@@ -127,7 +127,8 @@ std::vector<Case> all_cases() {
                      {f32({3, 128}), {cache, {16, 128}}}});
     for (int head_dim : {64, 128})
       for (auto [heads, kv_heads] : {std::pair{4, 4}, {4, 2}, {8, 2}, {14, 2}, {7, 1}})
-        for (auto [rows, n_past] : {std::pair{1, 0}, {1, 37}, {9, 0}, {6, 21}}) {
+        // 20 rows: a prompt, whose scores come from the keys transposed (CPU).
+        for (auto [rows, n_past] : {std::pair{1, 0}, {1, 37}, {9, 0}, {6, 21}, {20, 9}}) {
           const int64_t n_ctx = 64;
           cases.push_back(
               {fmt::format("attention_{}_d{}_h{}_kv{}_rows{}_past{}", dtype_name(cache), head_dim,

@@ -16,6 +16,8 @@
 #include <random>
 #include <vector>
 
+#include "cpu/kernels.h"
+#include "cpu/thread_pool.h"
 #include "cpu/vec_dot.h"
 #include "cpu/vec_dot_isa.h"
 
@@ -306,6 +308,44 @@ TEST(VecDot, ChunkScoresAreDotRowsBits) {
             ASSERT_EQ(std::bit_cast<uint32_t>(got[c * out_stride + j]), std::bit_cast<uint32_t>(want[c * keys + j]))
                 << dtype_name(type) << ", head of " << d << ", key " << j << ", query " << c << ", "
                 << cpu::isa_name(isa);
+      }
+    }
+}
+
+// Prompts of 16 query rows or more take attention's scores from the keys transposed: a prompt's
+// rows give the bits each row gives alone after the keys before it, as decode computes them.
+// F32, F16 and BF16 caches, heads of 64 and 128, qwen2.5's 14 query heads over 2 KV heads, 5
+// keys before the prompt (25 in all: a partial last chunk).
+TEST(Attention, PromptRowsGiveTheRowByRowBits) {
+  cpu::ThreadPool pool(2);
+  std::mt19937 rng(13);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int heads = 14, kv_heads = 2;
+  const int64_t rows = 20, n_past = 5, n_ctx = 32;
+  for (const DType cache : {DType::F32, DType::F16, DType::BF16})
+    for (const int d : {64, 128}) {
+      const int64_t width = int64_t{heads} * d, kv_width = int64_t{kv_heads} * d;
+      const size_t kv_row = row_bytes(cache, kv_width);
+      std::vector<uint8_t> k(kv_row * n_ctx), v(kv_row * n_ctx);
+      std::vector<float> f(static_cast<size_t>(kv_width));
+      for (int64_t j = 0; j < n_past + rows; ++j)
+        for (std::vector<uint8_t>* c : {&k, &v}) {
+          for (float& x : f) x = normal(rng);
+          quantize_row(cache, f.data(), c->data() + j * kv_row, kv_width);
+        }
+      std::vector<float> q(static_cast<size_t>(rows * width)), all(q.size()), one(static_cast<size_t>(width));
+      for (float& x : q) x = normal(rng);
+      const TensorView kt{TensorDesc{cache, {n_ctx, kv_width}}, k.data()}, vt{TensorDesc{cache, {n_ctx, kv_width}}, v.data()};
+      const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+      cpu::attention(pool, AttentionParams{heads, kv_heads, d, n_past, scale}, {TensorDesc{DType::F32, {rows, width}}, q.data()},
+                     kt, vt, {TensorDesc{DType::F32, {rows, width}}, all.data()});
+      for (int64_t r = 0; r < rows; ++r) {
+        cpu::attention(pool, AttentionParams{heads, kv_heads, d, n_past + r, scale},
+                       {TensorDesc{DType::F32, {1, width}}, q.data() + r * width}, kt, vt,
+                       {TensorDesc{DType::F32, {1, width}}, one.data()});
+        for (int64_t i = 0; i < width; ++i)
+          ASSERT_EQ(std::bit_cast<uint32_t>(all[static_cast<size_t>(r * width + i)]), std::bit_cast<uint32_t>(one[i]))
+              << dtype_name(cache) << ", head of " << d << ", row " << r << ", element " << i;
       }
     }
 }
