@@ -137,6 +137,32 @@ TEST_F(Stories, IncrementalDecodeMatchesBatchedPrefill) {
     ASSERT_NEAR(got[i], expected[i], 1e-4) << "position " << i / n_vocab;
 }
 
+// A token's logits are the same bits whether it comes in a prompt or in a decode step, for a
+// Q4_0 file (Q6_K output, F32 norms): each of these weight types' products keeps one order for
+// any number of activation rows (vec_dot.h), and attention's prompt rows give the row-by-row
+// bits (Attention.PromptRowsGiveTheRowByRowBits). 20 tokens in one batch, so that a CPU with
+// AMX takes its tiles (16 rows or more), against 3 and then one at a time.
+TEST(BatchInvariance, DecodeGivesAQ4_0FileThePromptsBits) {
+  const auto model = Model::load(test::model_path("llama-syn-q4_0.gguf"));
+  std::vector<int32_t> tokens;
+  for (int32_t i = 0; i < 20; ++i) tokens.push_back(1 + (i * 7919 + 13) % (model->config().n_vocab - 1));
+  Context batched(*model);
+  const auto all = batched.eval(tokens, true);
+  const std::vector<float> expected(all.begin(), all.end());
+  Context step(*model);
+  const size_t prompt = 3;
+  const auto first = step.eval(std::span(tokens).first(prompt), true);
+  std::vector<float> got(first.begin(), first.end());
+  for (size_t i = prompt; i < tokens.size(); ++i) {
+    const auto row = step.eval(std::span(tokens).subspan(i, 1));
+    got.insert(got.end(), row.begin(), row.end());
+  }
+  ASSERT_EQ(got.size(), expected.size());
+  const size_t n_vocab = static_cast<size_t>(model->config().n_vocab);
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_EQ(got[i], expected[i]) << "position " << i / n_vocab << ", logit " << i % n_vocab;
+}
+
 // Decode steps reuse the first decode step's graph, schedule and memory with the position its
 // ops hold moved on (Context::decode_plan). Two passes over one sequence: the first builds the
 // decode graph at its first decode position (and the next position's, to compare), the second

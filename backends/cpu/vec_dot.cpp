@@ -144,15 +144,9 @@ int summary_offset(DType weight) {
     default: return 0;
   }
 }
-// The offset of a weight type's levels where dot_rows reads the offset's share by fours (the
-// decode tiles of four rows per register), or 0.
-int fours_offset(DType weight) {
-  switch (weight) {
-    case DType::Q4_0: return 8;
-    case DType::Q5_0: return 16;
-    default: return 0;
-  }
-}
+// The offset of a weight type's levels where dot_rows reads the offset's share by fours (Q5_0's
+// decode tiles of four rows per register and its lane tiles), or 0.
+int fours_offset(DType weight) { return weight == DType::Q5_0 ? 16 : 0; }
 
 // Whether dot_rows reads the activation's levels + 128 as well (Q6_K's lane tiles).
 bool biased_levels(DType weight) { return weight == DType::Q6_K; }
