@@ -5,6 +5,7 @@
 #include <isomer/model.h>
 #include <isomer/sampler.h>
 
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -137,13 +138,15 @@ TEST_F(Stories, IncrementalDecodeMatchesBatchedPrefill) {
     ASSERT_NEAR(got[i], expected[i], 1e-4) << "position " << i / n_vocab;
 }
 
-// A token's logits are the same bits whether it comes in a prompt or in a decode step, for a
-// Q4_0 file (Q6_K output, F32 norms): each of these weight types' products keeps one order for
-// any number of activation rows (vec_dot.h), and attention's prompt rows give the row-by-row
-// bits (Attention.PromptRowsGiveTheRowByRowBits). 20 tokens in one batch, so that a CPU with
-// AMX takes its tiles (16 rows or more), against 3 and then one at a time.
-TEST(BatchInvariance, DecodeGivesAQ4_0FileThePromptsBits) {
-  const auto model = Model::load(test::model_path("llama-syn-q4_0.gguf"));
+// A token's logits are the same bits whether it comes in a prompt or in a decode step, for
+// Q4_0 and Q8_0 files (with Q6_K or Q8_0 outputs, F32 norms): each of these weight types'
+// products keeps one order for any number of activation rows (vec_dot.h), and attention's
+// prompt rows give the row-by-row bits (Attention.PromptRowsGiveTheRowByRowBits). 20 tokens in
+// one batch, so that a CPU with AMX takes its tiles (16 rows or more), against 3 and then one
+// at a time.
+class BatchInvariance : public testing::TestWithParam<const char*> {};
+TEST_P(BatchInvariance, DecodeGivesThePromptsBits) {
+  const auto model = Model::load(test::model_path(GetParam()));
   std::vector<int32_t> tokens;
   for (int32_t i = 0; i < 20; ++i) tokens.push_back(1 + (i * 7919 + 13) % (model->config().n_vocab - 1));
   Context batched(*model);
@@ -162,6 +165,14 @@ TEST(BatchInvariance, DecodeGivesAQ4_0FileThePromptsBits) {
   for (size_t i = 0; i < got.size(); ++i)
     ASSERT_EQ(got[i], expected[i]) << "position " << i / n_vocab << ", logit " << i % n_vocab;
 }
+INSTANTIATE_TEST_SUITE_P(Files, BatchInvariance,
+                         testing::Values("llama-syn-q4_0.gguf", "stories260K-q4_0.gguf", "stories260K-q8_0.gguf"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& c : name)
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           return name;
+                         });
 
 // Decode steps reuse the first decode step's graph, schedule and memory with the position its
 // ops hold moved on (Context::decode_plan). Two passes over one sequence: the first builds the

@@ -53,7 +53,7 @@ float vec_dot(DType weight, const void* w_row, const void* x_act, int64_t n);
 // The activation rows dot_rows reads: a row converted to activation_type(weight), followed by
 // per-block data that the AVX-512 tiles would otherwise recompute for every few weight rows,
 // computed once per matrix product: for Q4_0 and Q8_0 weights a summary of each block
-// (ActSummary, for the lane tiles and Q4_0's decode), then for Q5_0 the levels' offset share by
+// (ActSummary, for the lane tiles and the decode tiles), then for Q5_0 the levels' offset share by
 // fours (ActFours, for its decode tiles and lane tiles); for Q4_0, Q8_0 and Q4_K the
 // levels again for the AMX tiles, from levels_offset(weight, n) (a cache line), written only
 // where the CPU has them: Q4_K's block after block (a cache line: at a block's offset every
@@ -117,10 +117,10 @@ void convert_for_dot_rows(DType weight, const float* x, int64_t x_stride, void* 
 // kernels take activation rows a cache-sized block at a time, and pack weights once per call):
 // the block types compute them in tiles that share loads and unpacking (prefill, and several
 // weight rows at once in decode),
-// each to the bit what vec_dot gives, except Q8_0 and Q4_K with cols > 1 and Q4_0 with any
-// cols, which take the order of llama.cpp's repacked kernels (one float accumulator per pair,
-// one fused multiply-add of each block's integer sum times the product of the scales; Q4_K a
-// second accumulator for its minimums, taken off at the end). Q4_0's products thus do not
+// each to the bit what vec_dot gives, except Q4_0 and Q8_0 with any cols and Q4_K with cols > 1,
+// which take the order of llama.cpp's repacked kernels (one float accumulator per pair, one
+// fused multiply-add of each block's integer sum times the product of the scales; Q4_K a second
+// accumulator for its minimums, taken off at the end). Q4_0's and Q8_0's products thus do not
 // depend on how many activation rows come at once: decode gives a prompt's bits.
 using DotRowsFn = void (*)(const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride,
                            int64_t cols, int64_t n, float* out, int64_t out_stride);
