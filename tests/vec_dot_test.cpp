@@ -189,8 +189,8 @@ float repacked_order<quant::BlockQ4_K>(const uint8_t* w, const uint8_t* x, int64
 // rows at once); each result must be the lone dot product's to the bit, at every tile edge
 // (18 or 19 weight rows and 7 activation rows are no multiples of a tile) and past the first
 // activation block (70 rows: weights packed once, reused), in every instruction set this CPU runs.
-// Q4_0 and Q8_0 products, and Q4_K products of several activation rows (prefill), take the
-// order of llama.cpp's repacked kernels instead (vec_dot_kernels.inc, lane tiles), to the bit.
+// Q4_0, Q8_0 and Q4_K products take the order of llama.cpp's repacked kernels instead
+// (vec_dot_kernels.inc, lane tiles and decode tiles), to the bit.
 TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
   const DType type = GetParam();
   std::mt19937 rng(5);
@@ -217,7 +217,7 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
       const auto expected = [&](const uint8_t* wr, const uint8_t* xr, int64_t n_cols) {
         if (type == DType::Q4_0) return repacked_order<quant::BlockQ4_0>(wr, xr, n);
         if (type == DType::Q8_0) return repacked_order<quant::BlockQ8_0>(wr, xr, n);
-        if (n_cols > 1 && type == DType::Q4_K) return repacked_order<quant::BlockQ4_K>(wr, xr, n);
+        if (type == DType::Q4_K) return repacked_order<quant::BlockQ4_K>(wr, xr, n);
         return isa->vec_dot_fn(type)(wr, xr, n);
       };
       // Prefill tiles, decode tiles; 35, 34 and 28 weight rows: edges of 3, 2 and 4 rows (after
