@@ -139,12 +139,13 @@ TEST_F(Stories, IncrementalDecodeMatchesBatchedPrefill) {
 }
 
 // A token's logits are the same bits whether it comes in a prompt or in a decode step, for
-// files of the block types (Q4_0, Q8_0, Q4_K_M mixes with Q5_0, Q6_K and Q8_0 tensors), F16 and
-// BF16: each weight type's products keep one order for any number of activation rows
-// (vec_dot.h), and attention's prompt rows give the row-by-row bits
-// (Attention.PromptRowsGiveTheRowByRowBits). 20 tokens in one batch, so that a CPU with AMX
-// takes its tiles (16 rows or more), against 3 and then one at a time. (stories260K's F32 file
-// is not here: its decode differs from its prompt in the SIMD sets, for a cause not yet found.)
+// files of the block types (Q4_0, Q8_0, Q4_K_M mixes with Q5_0, Q6_K and Q8_0 tensors), F16,
+// BF16 and F32: each weight type's products keep one order for any number of activation rows
+// (vec_dot.h), attention's prompt rows give the row-by-row bits
+// (Attention.PromptRowsGiveTheRowByRowBits), and SwiGLU's elements do not depend on their place
+// (SiluMul.AnElementsBitsDoNotDependOnItsPlace; stories260K's FFN rows of 172 are no multiple of
+// the lanes). 20 tokens in one batch, so that a CPU with AMX takes its tiles (16 rows or more),
+// against 3 and then one at a time.
 class BatchInvariance : public testing::TestWithParam<const char*> {};
 TEST_P(BatchInvariance, DecodeGivesThePromptsBits) {
   const auto model = Model::load(test::model_path(GetParam()));
@@ -169,7 +170,7 @@ TEST_P(BatchInvariance, DecodeGivesThePromptsBits) {
 INSTANTIATE_TEST_SUITE_P(Files, BatchInvariance,
                          testing::Values("llama-syn-q4_0.gguf", "stories260K-q4_0.gguf", "stories260K-q8_0.gguf",
                                          "llama-syn-q4_k_m.gguf", "qwen2-syn-q4_k_m.gguf", "qwen3-syn-q4_k_m.gguf",
-                                         "llama-syn-f16.gguf", "stories260K-bf16.gguf"),
+                                         "llama-syn-f16.gguf", "stories260K-bf16.gguf", "stories260K-f16.gguf", "stories260K.gguf"),
                          [](const auto& info) {
                            std::string name = info.param;
                            for (char& c : name)

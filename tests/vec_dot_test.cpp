@@ -535,7 +535,7 @@ TEST(SiluMul, WithinAFewUlpOfDoubleInEveryInstructionSet) {
                           86.0f, -86.0f, 87.3f, -87.3f, 87.4f, -87.4f, 88.5f, -88.5f, 88.8f, -88.8f, 100.0f, -100.0f};
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 4.0f);
-  while (g.size() < 1003) g.push_back(normal(rng));  // an odd count: the scalar tail runs too
+  while (g.size() < 1003) g.push_back(normal(rng));  // an odd count: the padded last lanes run too
   std::vector<float> u(g.size());
   for (float& v : u) v = normal(rng);
   std::vector<float> avx2;  // the 8-lane SIMD form's results, which the 16-lane form must equal
@@ -559,6 +559,27 @@ TEST(SiluMul, WithinAFewUlpOfDoubleInEveryInstructionSet) {
     EXPECT_EQ(out[0], INFINITY) << cpu::isa_name(isa);
     EXPECT_TRUE(std::isnan(out[1])) << cpu::isa_name(isa);  // -inf / (1 + inf), as the reference
     EXPECT_TRUE(std::isnan(out[2])) << cpu::isa_name(isa);
+  }
+}
+
+// An element's SwiGLU does not depend on where it stands: a decode step's row of 172 (stories260K's
+// FFN; no multiple of the lanes) must give the bits it gets inside a prompt's elements, so calls
+// on rows of odd lengths at odd offsets give one whole call's bits, in every instruction set.
+TEST(SiluMul, AnElementsBitsDoNotDependOnItsPlace) {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal(0.0f, 4.0f);
+  std::vector<float> g(20000), u(g.size());
+  for (float& v : g) v = normal(rng);
+  for (float& v : u) v = normal(rng);
+  for (const cpu::Isa isa : runnable_isas()) {
+    std::vector<float> whole(g.size()), parts(g.size());
+    cpu::isa_kernels(isa).silu_mul(g.data(), u.data(), whole.data(), static_cast<int64_t>(g.size()));
+    const size_t lengths[] = {172, 5, 13, 3};
+    for (size_t at = 0, k = 0; at < g.size(); at += lengths[k++ % 4]) {
+      const size_t n = std::min(lengths[k % 4], g.size() - at);
+      cpu::isa_kernels(isa).silu_mul(g.data() + at, u.data() + at, parts.data() + at, static_cast<int64_t>(n));
+    }
+    EXPECT_EQ(0, std::memcmp(whole.data(), parts.data(), whole.size() * sizeof(float))) << cpu::isa_name(isa);
   }
 }
 

@@ -162,7 +162,8 @@ void exp_f32(float* x, int64_t n);
 // SwiGLU's elements, y = g / (1 + e^-g) * u in the reference's order (llama.cpp's too). The
 // SIMD sets take e^x from a polynomial (llama.cpp's CPU code has its own as well): silu(g)
 // within 2.4 ulp of the exact value, 4 ulp of the std::exp form, over g in [-87, 88] (23
-// million arguments); the portable set calls std::exp.
+// million arguments), every element in the vector lanes (the last few padded), so that its
+// result does not depend on where it stands in x; the portable set calls std::exp.
 void silu_mul(const float* g, const float* u, float* y, int64_t n);
 
 }  // namespace isomer::cpu
