@@ -117,11 +117,11 @@ void convert_for_dot_rows(DType weight, const float* x, int64_t x_stride, void* 
 // kernels take activation rows a cache-sized block at a time, and pack weights once per call):
 // the block types compute them in tiles that share loads and unpacking (prefill, and several
 // weight rows at once in decode),
-// each to the bit what vec_dot gives, except Q4_0 and Q8_0 with any cols and Q4_K with cols > 1,
-// which take the order of llama.cpp's repacked kernels (one float accumulator per pair, one
-// fused multiply-add of each block's integer sum times the product of the scales; Q4_K a second
-// accumulator for its minimums, taken off at the end). Q4_0's and Q8_0's products thus do not
-// depend on how many activation rows come at once: decode gives a prompt's bits.
+// each to the bit what vec_dot gives, except Q4_0, Q8_0 and Q4_K, which take the order of
+// llama.cpp's repacked kernels (one float accumulator per pair, one fused multiply-add of each
+// block's integer sum times the product of the scales; Q4_K a second accumulator for its
+// minimums, taken off at the end) for any cols. No type's products depend on how many
+// activation rows come at once: decode gives a prompt's bits.
 using DotRowsFn = void (*)(const void* w, size_t w_stride, int64_t rows, const void* x, size_t x_stride,
                            int64_t cols, int64_t n, float* out, int64_t out_stride);
 DotRowsFn dot_rows_fn(DType weight);
