@@ -190,7 +190,8 @@ float repacked_order<quant::BlockQ4_K>(const uint8_t* w, const uint8_t* x, int64
 // (18 or 19 weight rows and 7 activation rows are no multiples of a tile) and past the first
 // activation block (70 rows: weights packed once, reused), in every instruction set this CPU runs.
 // Q4_0, Q8_0 and Q4_K products take the order of llama.cpp's repacked kernels instead
-// (vec_dot_kernels.inc, lane tiles and decode tiles), to the bit.
+// (the lane tiles of vec_dot_simd.inc and vec_dot_lanes.inc, the decode tiles of vec_dot_pairs.inc),
+// to the bit.
 TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
   const DType type = GetParam();
   std::mt19937 rng(5);
