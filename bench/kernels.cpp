@@ -1,5 +1,6 @@
 // Throughput of the CPU matrix-product kernels (dot_rows, as mat_mul calls them: up to 64 KiB of
-// weight rows a call), in weight bytes per second on one thread, for every weight type:
+// weight rows a call, 4 MiB in decode), in weight bytes per second on one thread, for every
+// weight type:
 //   decode/hot   one activation row, a 512 KiB matrix that stays in L2: the kernel's compute rate;
 //   decode/cold  one activation row, 1 GiB of weights streamed from DRAM: what decode gets;
 //   decode/cold/k896, decode/cold/k1024  the same with shorter rows (qwen2.5-0.5b's and
@@ -31,7 +32,7 @@ constexpr int64_t kCols = 2048;  // the row length where none is named (TinyLlam
 
 void dot_rows(benchmark::State& state, DType type, int64_t act_rows, size_t weight_bytes, int64_t k) {
   const size_t w_stride = row_bytes(type, k), x_stride = cpu::dot_rows_x_bytes(type, k);
-  const int64_t call_rows = cpu::dot_rows_call_rows(w_stride);
+  const int64_t call_rows = cpu::dot_rows_call_rows(w_stride, act_rows);
   const int64_t rows = std::max<int64_t>(call_rows, static_cast<int64_t>(weight_bytes / w_stride) / call_rows * call_rows);
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);

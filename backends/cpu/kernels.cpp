@@ -20,6 +20,9 @@ constexpr int64_t kRowBlock = 16;
 // rows than a block, while its packed weights stay in L2. pp128 at 2 threads, 16 rows per call before: qwen2.5-0.5b Q4_K_M 292 ->
 // 318 tok/s, TinyLlama Q4_K_M 168 -> 196 (128 KiB: 323, 183).
 constexpr size_t kCallBytes = 64 << 10;
+// Decode packs nothing, and its tiles take rows far apart within a call (dot_rows_block_decode
+// in vec_dot_kernels.inc), so its calls run as long as a chunk of the shared loop.
+constexpr size_t kDecodeCallBytes = 4 << 20;
 constexpr size_t kLine = 64;  // bytes of a cache line, where mat_mul's activation rows start
 // Query rows from which attention transposes the keys for its scores (vec_dot.h's
 // chunk_scores); decode and short batches read them as they are.
@@ -38,8 +41,9 @@ int64_t row_blocks(const Product& p) { return (p.w.desc.shape[0] + kRowBlock - 1
 
 int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, 4096 / std::max<int64_t>(1, cols)); }
 
-int64_t dot_rows_call_rows(size_t w_stride) {
-  return std::max<int64_t>(1, static_cast<int64_t>(kCallBytes / w_stride) / kRowBlock) * kRowBlock;
+int64_t dot_rows_call_rows(size_t w_stride, int64_t cols) {
+  const size_t bytes = cols == 1 ? kDecodeCallBytes : kCallBytes;
+  return std::max<int64_t>(1, static_cast<int64_t>(bytes / w_stride) / kRowBlock) * kRowBlock;
 }
 
 std::span<const uint8_t> first_weights(const ThreadPool& pool, std::span<const Product> products, int t) {
@@ -95,7 +99,7 @@ void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& 
       act = &*it;
     }
     const size_t w_stride = row_bytes(type, k);
-    parts.push_back({dot_rows_fn(type), w_stride, blocks, dot_rows_call_rows(w_stride), act});
+    parts.push_back({dot_rows_fn(type), w_stride, blocks, dot_rows_call_rows(w_stride, rows), act});
     blocks += row_blocks(p);
   }
   scratch.resize(std::max(scratch.size(), scratch_bytes + kLine - 1));

@@ -16,9 +16,10 @@ namespace isomer::cpu {
 // Rows per parallel chunk of row-wise work on rows of `cols` elements: about 4096 elements, so
 // that a chunk outweighs handing it out.
 int64_t row_grain(int64_t cols);
-// The weight rows of each dot_rows call mat_mul makes, for rows of w_stride bytes: a multiple
-// of 16 rows (the blocks it shares out), up to 64 KiB of weights.
-int64_t dot_rows_call_rows(size_t w_stride);
+// The weight rows of each dot_rows call mat_mul makes, for rows of w_stride bytes and `cols`
+// activation rows: a multiple of 16 rows (the blocks it shares out), up to 64 KiB of weights,
+// or 4 MiB in decode (one activation row; fewer where a thread's chunk ends).
+int64_t dot_rows_call_rows(size_t w_stride, int64_t cols);
 // One weight matrix of a matrix product and where its result goes.
 struct Product {
   TensorView w, out;
