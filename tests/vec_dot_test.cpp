@@ -240,9 +240,10 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
 }
 
 // Decode takes a call's rows in groups of up to 512 KiB, each group's tiles interleaved, rows
-// far apart (vec_dot_kernels.inc's dot_rows_block_decode): in a call of 1000 rows of 2048
-// elements (several groups, a short last one, rows past the last whole tile), each row's result
-// must be its own, in its place, in every instruction set.
+// far apart (vec_dot_kernels.inc's dot_rows_block_decode), or for Q4_0 and Q8_0 on AMD's CPUs
+// consecutive rows: in a call of 1000 rows of 2048 elements (several groups, a short last one,
+// rows past the last whole tile), each row's result must be its own, in its place, in every
+// instruction set and both orders.
 TEST_P(VecDot, DecodeOfALongCallPutsEachRowsResultInItsPlace) {
   const DType type = GetParam();
   constexpr int64_t n = 2048, rows = 1000;
@@ -257,16 +258,22 @@ TEST_P(VecDot, DecodeOfALongCallPutsEachRowsResultInItsPlace) {
   }
   const std::vector<float> xf = activations(n, rng);
   cpu::convert_for_dot_rows(type, xf.data(), n, x.data(), cpu::dot_rows_x_bytes(type, n), 1, n, 0, 1);
-  for (cpu::Isa isa_id : runnable_isas()) {
-    const cpu::DotRowsFn dot = cpu::isa_kernels(isa_id).dot_rows_fn(type);
-    std::vector<float> out(rows + 1, NAN), lone(1);
-    dot(w.data(), w_stride, rows, x.data(), 0, 1, n, out.data(), rows);
-    for (int64_t r = 0; r < rows; ++r) {
-      dot(w.data() + r * w_stride, w_stride, 1, x.data(), 0, 1, n, lone.data(), 1);
-      EXPECT_EQ(out[r], lone[0]) << dtype_name(type) << " weight row " << r << ", " << cpu::isa_name(isa_id);
+  const bool native = cpu::decode_rows_far_apart();
+  for (const bool far : {true, false}) {
+    cpu::set_decode_rows_far_apart(far);
+    for (cpu::Isa isa_id : runnable_isas()) {
+      const cpu::DotRowsFn dot = cpu::isa_kernels(isa_id).dot_rows_fn(type);
+      std::vector<float> out(rows + 1, NAN), lone(1);
+      dot(w.data(), w_stride, rows, x.data(), 0, 1, n, out.data(), rows);
+      for (int64_t r = 0; r < rows; ++r) {
+        dot(w.data() + r * w_stride, w_stride, 1, x.data(), 0, 1, n, lone.data(), 1);
+        EXPECT_EQ(out[r], lone[0]) << dtype_name(type) << " weight row " << r << ", " << cpu::isa_name(isa_id)
+                                   << (far ? ", rows far apart" : ", consecutive rows");
+      }
+      EXPECT_TRUE(std::isnan(out[rows])) << "written past the last row, " << cpu::isa_name(isa_id);
     }
-    EXPECT_TRUE(std::isnan(out[rows])) << "written past the last row, " << cpu::isa_name(isa_id);
   }
+  cpu::set_decode_rows_far_apart(native);
 }
 
 INSTANTIATE_TEST_SUITE_P(WeightTypes, VecDot, testing::ValuesIn(kWeightTypes),

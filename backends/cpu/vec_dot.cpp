@@ -98,6 +98,20 @@ Isa active_isa() {
   return isa;
 }
 
+namespace {
+// Not Zen's (decode_rows_far_apart).
+bool far_apart = [] {
+#if defined(__x86_64__)
+  __builtin_cpu_init();  // this may run before libgcc's own initialisation
+  return !__builtin_cpu_is("amd");
+#else
+  return true;
+#endif
+}();
+}  // namespace
+bool decode_rows_far_apart() { return far_apart; }
+void set_decode_rows_far_apart(bool far) { far_apart = far; }
+
 std::string isa_description() {
   const Isa active = active_isa(), detected = detected_isa();
   if (active == detected) return isa_name(active);

@@ -50,6 +50,14 @@ void tile_levels(uint8_t* rows, size_t stride, int64_t count, int64_t nb, size_t
 }
 #endif
 
+// Whether the Q4_0 and Q8_0 decode tiles take a call's rows far apart (dot_rows_block_decode in
+// vec_dot_kernels.inc; Q4_K's always do). The same bits either way; which is faster depends on
+// the CPU's hardware prefetcher, so it is chosen per vendor from what was measured on each: on
+// an Intel Xeon far apart was 1.10-1.30x as fast for Q4_0 and 1.03-1.11x for Q8_0, on an AMD
+// Zen 5 0.94-1.03x and 0.84-0.93x. Tests set it both ways.
+bool decode_rows_far_apart();
+void set_decode_rows_far_apart(bool far);
+
 // One instruction set's kernels; the caller checks the CPU runs them (isa <= detected_isa()).
 const IsaKernels& isa_kernels(Isa isa);
 
