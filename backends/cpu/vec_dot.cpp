@@ -99,7 +99,7 @@ Isa active_isa() {
 }
 
 namespace {
-// Not Zen's (decode_rows_far_apart).
+// Rows far apart but on AMD's CPUs (decode_rows_far_apart).
 bool far_apart = [] {
 #if defined(__x86_64__)
   __builtin_cpu_init();  // this may run before libgcc's own initialisation
