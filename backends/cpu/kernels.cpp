@@ -20,8 +20,9 @@ constexpr int64_t kRowBlock = 16;
 // rows than a block, while its packed weights stay in L2. pp128 at 2 threads, 16 rows per call before: qwen2.5-0.5b Q4_K_M 292 ->
 // 318 tok/s, TinyLlama Q4_K_M 168 -> 196 (128 KiB: 323, 183).
 constexpr size_t kCallBytes = 64 << 10;
-// Decode packs nothing, and its tiles take rows far apart within a call (dot_rows_block_decode
-// in vec_dot_kernels.inc), so its calls run as long as a chunk of the shared loop.
+// Decode packs nothing, and its Q4_K tiles (Q4_0's and Q8_0's too but on AMD's CPUs) take rows
+// far apart within a call (dot_rows_block_decode in vec_dot_kernels.inc), so its calls run as
+// long as a chunk of the shared loop.
 constexpr size_t kDecodeCallBytes = 4 << 20;
 constexpr size_t kLine = 64;  // bytes of a cache line, where mat_mul's activation rows start
 // Query rows from which attention transposes the keys for its scores (vec_dot.h's
