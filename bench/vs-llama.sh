@@ -15,7 +15,10 @@
 # bandwidth (isomer bench --bandwidth) is measured before the runs and again after them, and the
 # higher figure makes the roofline columns (on a busy host one pass can read low, which would
 # flatter every share of the roofline); the CPU's compute peak (isomer bench --compute-peak) is
-# measured once, for the prompt's share of it.
+# measured once, for the prompt's share of it. Each model's page cache is dropped before its
+# runs (sync, then dd iflag=nocache), so both engines map the pages the kernel reads afresh: as
+# a file's writer leaves it, the cache can hold small scattered pages, which made TinyLlama F16
+# generation 1.3x slower on a 2-vCPU AMD Zen 5 VM (docs/BENCHMARKS.md).
 #
 # Environment: ISOMER (default build/bin/isomer), NLC_DIR, NLC_VERSION (default 3.22.1),
 # KEEP (a folder to keep the raw JSON of every run in), RUN_TIMEOUT (seconds one process may
@@ -34,7 +37,7 @@ while [[ $# -gt 0 ]]; do
     -r) r=$2; shift 2 ;;
     -t) threads+=("$2"); shift 2 ;;
     --flash-attention) fa=(--flash-attention); shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     -*) echo "vs-llama.sh: unknown option $1" >&2; exit 2 ;;
     *) models+=("$1"); shift ;;
   esac
@@ -69,6 +72,8 @@ echo "streaming read bandwidth before the runs (best of 1 GiB passes at $bw_thre
 i=0
 for m in "${models[@]}"; do
   i=$((i + 1))
+  sync "$m" && dd if="$m" iflag=nocache count=0 status=none ||
+    echo "could not drop the page cache of $m: its runs map the pages cached now" >&2
   for t in "${threads[@]}"; do
     for rep in $(seq 1 "$r"); do
       run_isomer() {
