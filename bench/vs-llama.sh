@@ -16,9 +16,10 @@
 # higher figure makes the roofline columns (on a busy host one pass can read low, which would
 # flatter every share of the roofline); the CPU's compute peak (isomer bench --compute-peak) is
 # measured once, for the prompt's share of it. Each model's page cache is dropped before its
-# runs (sync, then dd iflag=nocache), so both engines map the pages the kernel reads afresh: as
-# a file's writer leaves it, the cache can hold small scattered pages, which made TinyLlama F16
-# generation 1.3x slower on a 2-vCPU AMD Zen 5 VM (docs/BENCHMARKS.md).
+# runs (sync, then dd iflag=nocache): as a file's writer left it, the cache can hold small
+# scattered pages. isomer's first run, whose mapping asks for 2 MiB pages, reads the file again,
+# and llama.cpp maps the same pages (on a 2-vCPU AMD Zen 5 VM, TinyLlama F16 generation ran
+# 1.10x as fast from them as from the cache `isomer synth` left: docs/BENCHMARKS.md).
 #
 # Environment: ISOMER (default build/bin/isomer), NLC_DIR, NLC_VERSION (default 3.22.1),
 # KEEP (a folder to keep the raw JSON of every run in), RUN_TIMEOUT (seconds one process may
@@ -37,7 +38,7 @@ while [[ $# -gt 0 ]]; do
     -r) r=$2; shift 2 ;;
     -t) threads+=("$2"); shift 2 ;;
     --flash-attention) fa=(--flash-attention); shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     -*) echo "vs-llama.sh: unknown option $1" >&2; exit 2 ;;
     *) models+=("$1"); shift ;;
   esac
