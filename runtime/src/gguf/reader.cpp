@@ -244,7 +244,7 @@ void read_whole(int fd, const std::string& path, uint8_t* dst, size_t size,
 // the page cache with 2 MiB folios, mapped whole. Without the advice a first run left 37-39 %
 // of the file in 2 MiB runs of pages, and TinyLlama-shaped F16 generation ran 0.71x as fast
 // (2-vCPU AMD Zen 5 VM, docs/BENCHMARKS.md). Pages cached before the file was mapped keep their
-// size: the kernel does not merge a regular file's.
+// size: that kernel (no read-only file THP) did not merge a regular file's.
 void advise_huge_pages(void* p, size_t size) {
 #ifdef MADV_HUGEPAGE
   ::madvise(p, size, MADV_HUGEPAGE);
