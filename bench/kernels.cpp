@@ -79,8 +79,8 @@ void attention(benchmark::State& state, int heads, int kv_heads, int64_t keys) {
       for (float& e : row) e = normal(rng);
       quantize_row(DType::F16, row.data(), cache->data() + j * kv_width, kv_width);
     }
-  const auto view = [](DType type, std::vector<int64_t> shape, void* data) {
-    return TensorView{TensorDesc{type, std::move(shape)}, data};
+  const auto view = [](DType type, Shape shape, void* data) {
+    return TensorView{TensorDesc{type, shape}, data};
   };
   const AttentionParams p{heads, kv_heads, kDim, keys - 1, 0.125f};
   cpu::ThreadPool pool(1);

@@ -307,6 +307,24 @@ TEST(OpShapes, MismatchedInputsAreNamedErrors) {
   EXPECT_THROW(rope.infer(std::vector<TensorDesc>{f32({1, 64}), i32(1)}), Error);
 }
 
+TEST(OpShapes, HoldUpToFourDimensionsInline) {
+  const Shape s{2, 3, 4, 5};
+  EXPECT_EQ(s.size(), 4u);
+  EXPECT_EQ(s.back(), 5);
+  EXPECT_EQ((TensorDesc{DType::F32, s}.elements()), 120);
+  const std::vector<int64_t> dims{5, 4, 3, 2};
+  EXPECT_EQ(Shape(dims.rbegin(), dims.rend()), s);
+  EXPECT_NE((Shape{2, 3, 4}), s);
+  EXPECT_NE((Shape{2, 3, 4, 6}), s);
+  Shape five = s;
+  try {
+    five.push_back(6);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("more than 4 dimensions"), std::string::npos) << e.what();
+  }
+}
+
 // A build without oneDNN: the CPU's --kernels vendor is an error that says so (the portable
 // kernels are unaffected, as every other case shows).
 TEST(CpuVendorKernels, WithoutOneDnnAreAnErrorNamingIt) {

@@ -6,6 +6,8 @@
 
 namespace isomer {
 
+void Shape::too_many_dims() { fail("a tensor shape has more than {} dimensions", kMaxDims); }
+
 int64_t TensorDesc::elements() const {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;

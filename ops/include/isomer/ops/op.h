@@ -6,7 +6,10 @@
 
 #include <isomer/ops/dtype.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <initializer_list>
+#include <iterator>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,7 +18,43 @@
 
 namespace isomer {
 
-using Shape = std::vector<int64_t>;  // outermost first; the last dimension is contiguous
+// A tensor's dimensions, outermost first; the last is contiguous. Held inline, at most
+// kMaxDims (GGUF's limit): every step copies descriptors into its views, and as a heap vector
+// each copy was an allocation (4,300 a token in qwen2.5-0.5b decode, on the thread the others
+// wait for).
+class Shape {
+ public:
+  static constexpr size_t kMaxDims = 4;
+
+  Shape() = default;
+  Shape(std::initializer_list<int64_t> dims) : Shape(dims.begin(), dims.end()) {}
+  template <std::input_iterator It>
+  Shape(It first, It last) {
+    for (; first != last; ++first) push_back(*first);
+  }
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  int64_t* data() { return dims_; }
+  const int64_t* data() const { return dims_; }
+  int64_t* begin() { return dims_; }
+  int64_t* end() { return dims_ + size_; }
+  const int64_t* begin() const { return dims_; }
+  const int64_t* end() const { return dims_ + size_; }
+  int64_t& operator[](size_t i) { return dims_[i]; }
+  int64_t operator[](size_t i) const { return dims_[i]; }
+  int64_t back() const { return dims_[size_ - 1]; }
+  void push_back(int64_t d) {
+    if (size_ == kMaxDims) too_many_dims();
+    dims_[size_++] = d;
+  }
+  bool operator==(const Shape& o) const { return std::equal(begin(), end(), o.begin(), o.end()); }
+
+ private:
+  [[noreturn]] static void too_many_dims();
+  int64_t dims_[kMaxDims] = {};
+  uint8_t size_ = 0;
+};
 
 struct TensorDesc {
   DType type = DType::F32;
