@@ -4,15 +4,31 @@
 #pragma once
 
 #include <atomic>
+#include <concepts>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace isomer::cpu {
+
+// The body of a parallel loop, fn(begin, end), held by reference: std::function copied a
+// lambda of more than two pointers' captures to the heap, once per loop, and decode runs
+// hundreds of loops a token on the thread the team waits for.
+class LoopBody {
+ public:
+  template <class F>
+    requires(!std::same_as<std::remove_cvref_t<F>, LoopBody>)
+  LoopBody(const F& fn)  // NOLINT: converts like std::function; fn must outlive the loop
+      : fn_(&fn), call_([](const void* f, int64_t begin, int64_t end) { (*static_cast<const F*>(f))(begin, end); }) {}
+  void operator()(int64_t begin, int64_t end) const { call_(fn_, begin, end); }
+
+ private:
+  const void* fn_;
+  void (*call_)(const void*, int64_t, int64_t);
+};
 
 class ThreadPool {
  public:
@@ -26,7 +42,7 @@ class ThreadPool {
   // (but the last), spread over the team (the caller works too); returns when all are done.
   // Each thread takes the chunks of its own contiguous share in order, then helps the others
   // from the far end of theirs. The first exception thrown by fn is rethrown here.
-  void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+  void parallel_for(int64_t n, int64_t grain, LoopBody fn);
   // The first item of thread t's share of parallel_for(n, grain, ...): what it runs first.
   int64_t share_begin(int64_t n, int64_t grain, int t) const;
   // Bytes thread t reads first in a coming loop, which it fetches into its L2 cache whenever it
@@ -71,7 +87,7 @@ class ThreadPool {
   std::atomic<bool> stop_{false};
 
   // The current loop.
-  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+  const LoopBody* fn_ = nullptr;
   int64_t n_ = 0, chunk_ = 1;
   std::exception_ptr error_;
   std::mutex error_mutex_;
