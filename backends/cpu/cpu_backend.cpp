@@ -115,6 +115,9 @@ bool splits_with_output(const Op& op, size_t input, const TensorView& in, int64_
   }
 }
 
+// The most inputs a row-wise op takes (Rope: x, positions and frequency factors).
+constexpr size_t kMaxRowWiseInputs = 3;
+
 // How much of its next product's weights each thread fetches while it waits: a quarter of Zen 5's
 // L2 cache (1 MiB a core; Intel Xeons' have 2 MiB), so that it is still there when read. 512 KiB
 // and 1 MiB decoded no faster on a Xeon.
@@ -144,15 +147,23 @@ class CpuDevice final : public Device {
     return Support::yes();  // every op and type of the catalogue
   }
   void run(std::span<const Step> steps) override {
-    // The products mat_mul runs, as groups of steps sharing their activations, in order.
-    std::vector<Group> groups;
+    // The products mat_mul runs, as groups of steps sharing their activations, in order (in
+    // groups_, whose memory is reused run to run).
+    size_t n_groups = 0;
     for (size_t i = 0; i < steps.size();) {
       const size_t n = products_sharing_input(steps, i);
-      if (n > 0) groups.push_back({i, products(steps.subspan(i, n))});
+      if (n > 0) {
+        if (n_groups == groups_.size()) groups_.emplace_back();
+        Group& group = groups_[n_groups++];
+        group.first = i;
+        group.products.clear();
+        for (const Step& s : steps.subspan(i, n)) group.products.push_back({view(s.inputs[1]), view(s.output)});
+      }
       i += std::max<size_t>(n, 1);
     }
+    const std::span<const Group> groups(groups_.data(), n_groups);
     if (!groups.empty()) fetch_while_idle(groups.front().products, /*unless_named=*/true);
-    std::vector<TensorView> in;
+    std::vector<TensorView>& in = inputs_;
     size_t g = 0;  // the next group
     for (size_t i = 0; i < steps.size();) {
       const Step& s = steps[i];
@@ -208,11 +219,6 @@ class CpuDevice final : public Device {
     size_t first;
     std::vector<Product> products;
   };
-  static std::vector<Product> products(std::span<const Step> steps) {
-    std::vector<Product> p;
-    for (const Step& s : steps) p.push_back({view(s.inputs[1]), view(s.output)});
-    return p;
-  }
   // Hands each thread the weights it reads first in products p, to fetch while it
   // waits: while one thread works alone (norms, rotations, sampling) or finishes a loop, memory
   // would otherwise idle. qwen2.5-0.5b decode at 2 threads: the worker waited for 8-9 % of the
@@ -249,17 +255,21 @@ class CpuDevice final : public Device {
     }
     // Row-wise ops: the reference code on row ranges, in parallel.
     const int64_t rows = out.desc.shape[0];
+    if (in.size() > kMaxRowWiseInputs) fail("op {}: {} inputs, more than any row-wise op takes", op.name(), in.size());
     pool_.parallel_for(rows, row_grain(out.desc.cols()), [&](int64_t begin, int64_t end) {
-      std::vector<TensorView> part(in);
-      for (size_t i = 0; i < part.size(); ++i)
-        if (splits_with_output(op, i, in[i], rows)) part[i] = slice_rows(in[i], begin, end);
-      reference(op, part, slice_rows(out, begin, end));
+      std::array<TensorView, kMaxRowWiseInputs> part;
+      for (size_t i = 0; i < in.size(); ++i)
+        part[i] = splits_with_output(op, i, in[i], rows) ? slice_rows(in[i], begin, end) : in[i];
+      reference(op, std::span(part.data(), in.size()), slice_rows(out, begin, end));
     });
   }
 
   ThreadPool pool_;
   DeviceProperties props_;
-  std::vector<uint8_t> scratch_;  // mat_mul's converted activations
+  MatMulScratch scratch_;
+  // run's work memory, reused run to run.
+  std::vector<Group> groups_;
+  std::vector<TensorView> inputs_;
   const void* fetch_named_ = nullptr;  // the first weights of the products fetch_while_idle named last
 #if ISOMER_HAS_DNNL
   std::unique_ptr<OneDnn> onednn_;  // --kernels vendor

@@ -64,27 +64,18 @@ std::span<const uint8_t> first_weights(const ThreadPool& pool, std::span<const P
   return {};
 }
 
-void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& x, std::span<const Product> products) {
+void mat_mul(ThreadPool& pool, MatMulScratch& scratch, const TensorView& x, std::span<const Product> products) {
   const int64_t rows = x.desc.rows(), k = x.desc.cols();
   const float* xp = x.as<const float>();
-  // The activations as dot_rows reads them (vec_dot.h), converted once per weight type in
-  // scratch; f32 rows are read as they are. Rows start on cache lines: the tiles' 64-byte loads
-  // of rows 16 bytes off (a large vector's start) each touched two lines, and F16 prompt tiles
-  // from L2 ran about 10 % slower so.
-  struct Conversion {
-    DType type;
-    size_t at, stride;
-  };
-  std::vector<Conversion> conversions;
-  // Each product's part of the shared loop: its rows in blocks of kRowBlock, numbered on from
-  // the previous product's.
-  struct Part {
-    DotRowsFn dot;
-    size_t w_stride;
-    int64_t first_block, call_rows;
-    const Conversion* act;  // nullptr: f32
-  };
-  std::vector<Part> parts;
+  // The activations as dot_rows reads them (vec_dot.h), converted once per weight type;
+  // f32 rows are read as they are. Rows start on cache lines: the tiles' 64-byte loads of rows
+  // 16 bytes off (a large vector's start) each touched two lines, and F16 prompt tiles from L2
+  // ran about 10 % slower so.
+  using Conversion = MatMulScratch::Conversion;
+  std::vector<Conversion>& conversions = scratch.conversions;
+  std::vector<MatMulScratch::Part>& parts = scratch.parts;
+  conversions.clear();
+  parts.clear();
   conversions.reserve(products.size());  // parts point into it
   size_t scratch_bytes = 0;
   int64_t blocks = 0;
@@ -103,8 +94,9 @@ void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& 
     parts.push_back({dot_rows_fn(type), w_stride, blocks, dot_rows_call_rows(w_stride, rows), act});
     blocks += row_blocks(p);
   }
-  scratch.resize(std::max(scratch.size(), scratch_bytes + kLine - 1));
-  uint8_t* const base = scratch.data() + (kLine - reinterpret_cast<uintptr_t>(scratch.data()) % kLine) % kLine;
+  std::vector<uint8_t>& bytes = scratch.activations;
+  bytes.resize(std::max(bytes.size(), scratch_bytes + kLine - 1));
+  uint8_t* const base = bytes.data() + (kLine - reinterpret_cast<uintptr_t>(bytes.data()) % kLine) % kLine;
   // In groups of kTileRows rows, which the AMX tiles read together (vec_dot.h).
   if (!conversions.empty())
     pool.parallel_for((rows + kTileRows - 1) / kTileRows, 1, [&](int64_t begin, int64_t end) {
@@ -114,7 +106,7 @@ void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& 
     });
   pool.parallel_for(blocks, 1, [&](int64_t begin, int64_t end) {
     for (size_t i = 0; i < products.size(); ++i) {
-      const Part& part = parts[i];
+      const MatMulScratch::Part& part = parts[i];
       const TensorView &w = products[i].w, &out = products[i].out;
       const int64_t m = w.desc.shape[0];
       const int64_t first = std::max<int64_t>(0, begin - part.first_block) * kRowBlock;
@@ -136,6 +128,16 @@ void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& 
 // the softmax; then each key's weight and rescaling, and the value sums from those. The query
 // heads that share a KV head go together: their keys and values are read once, and their value
 // sums, each a chain of roundings, interleave key by key (vec_dot.h's value_sums_f16).
+namespace {
+struct AttentionScratch {
+  std::vector<uint8_t> qa;  // the query heads as dot_rows reads them
+  // block: the block's products with its last row's keys; scores: one row's, then in place
+  // each key's weight (vs); ms: each key's rescaling of the sums before it (1 but on a new
+  // maximum).
+  std::vector<float> block, scores, ms, acc, vrow, sum;
+};
+}  // namespace
+
 void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
                const TensorView& k, const TensorView& v, const TensorView& out) {
   const int64_t rows = q.desc.rows(), d = p.head_dim, kv_width = k.desc.cols();
@@ -168,12 +170,13 @@ void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
   // One task per (block of query rows, KV head): rows see different numbers of keys (causal),
   // so many small tasks balance better than a few large ones.
   pool.parallel_for(blocks * p.kv_heads, 1, [&](int64_t begin, int64_t end) {
-    std::vector<uint8_t> qa(static_cast<size_t>((together - 1) * group + dot_rows_x_rows(k_type, group)) * qa_bytes);
-    // block: the block's products with its last row's keys; scores: one row's, then in place
-    // each key's weight (vs); ms: each key's rescaling of the sums before it (1 but on a new
-    // maximum).
-    std::vector<float> block, scores, ms, acc(static_cast<size_t>(group * d)), vrow(static_cast<size_t>(d));
-    std::vector<float> sum(static_cast<size_t>(group));
+    // Each thread's work memory, reused call to call: decode runs attention once a layer.
+    thread_local AttentionScratch scratch;
+    auto& [qa, block, scores, ms, acc, vrow, sum] = scratch;
+    qa.assign(static_cast<size_t>((together - 1) * group + dot_rows_x_rows(k_type, group)) * qa_bytes, 0);
+    acc.assign(static_cast<size_t>(group * d), 0.0f);
+    vrow.resize(static_cast<size_t>(d));
+    sum.resize(static_cast<size_t>(group));
     for (int64_t t = begin; t < end; ++t) {
       const int64_t r0 = t / p.kv_heads * together, r1 = std::min(rows, r0 + together), block_keys = p.n_past + r1;
       const int kv_head = static_cast<int>(t % p.kv_heads);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "thread_pool.h"
+#include "vec_dot.h"
 
 namespace isomer::cpu {
 
@@ -24,11 +25,31 @@ int64_t dot_rows_call_rows(size_t w_stride, int64_t cols);
 struct Product {
   TensorView w, out;
 };
+// mat_mul's work memory, which the caller keeps and mat_mul reuses (grown as needed): decode
+// makes about a hundred products a token, on the thread the team waits for.
+struct MatMulScratch {
+  // The activations converted for one weight type (at `at` in `activations`, rows `stride` apart).
+  struct Conversion {
+    DType type;
+    size_t at, stride;
+  };
+  // Each product's part of the shared loop: its rows in blocks, numbered on from the previous
+  // product's.
+  struct Part {
+    DotRowsFn dot;
+    size_t w_stride;
+    int64_t first_block, call_rows;
+    const Conversion* act;  // nullptr: f32
+  };
+  std::vector<uint8_t> activations;
+  std::vector<Conversion> conversions;
+  std::vector<Part> parts;
+};
 // The products of the activations x with one or more weight matrices (a layer's Q, K and V
 // projections, or its FFN gate and up): x converted once per activation layout, and all the
 // products' rows shared out in one parallel loop, so the team waits once instead of once per
-// product. scratch: the caller's buffer for the converted activations (grown as needed, reused).
-void mat_mul(ThreadPool& pool, std::vector<uint8_t>& scratch, const TensorView& x, std::span<const Product> products);
+// product.
+void mat_mul(ThreadPool& pool, MatMulScratch& scratch, const TensorView& x, std::span<const Product> products);
 // The weights thread t of `pool` reads first in mat_mul(pool, ..., products), up to the end of its
 // share or of that product, whichever is first: what it can fetch before the loop
 // (ThreadPool::fetch_while_idle).

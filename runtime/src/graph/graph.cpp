@@ -11,6 +11,7 @@ ValueId Graph::add_value(std::string name, TensorDesc desc, ValueKind kind) {
 
 TensorDesc Graph::infer(const std::string& name, const Op& op, const std::vector<ValueId>& inputs) const {
   std::vector<TensorDesc> descs;
+  descs.reserve(inputs.size());
   for (ValueId v : inputs) descs.push_back(value(v).desc);
   try {
     return op.infer(descs);
