@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <functional>
 #include <numeric>
+#include <random>
 
 #include "arch/architecture.h"
 #include "graph/planner.h"
@@ -250,6 +251,25 @@ TEST(Sampler, GreedyPicksTheLargestLogit) {
   Sampler s({.temperature = 0});
   const std::vector<float> logits{0.1f, 3.0f, -1.0f, 2.9f};
   EXPECT_EQ(s.sample(logits), 1);
+}
+
+TEST(Sampler, ArgmaxIsTheFirstLargest) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal;
+  // Lengths around the 16 lanes argmax compares side by side, and a vocabulary's.
+  for (size_t n : {1, 2, 15, 16, 17, 31, 32, 33, 100, 151936}) {
+    std::vector<float> v(n);
+    for (float& x : v) x = normal(rng);
+    for (int trial = 0; trial < 20; ++trial) {
+      // Ties of the largest at random places, some in the tail past the last 16.
+      const float top = 4.0f + static_cast<float>(trial % 3);
+      for (int k = 0; k < trial % 4; ++k) v[rng() % n] = top;
+      if (trial % 5 == 0) v[n - 1] = top;
+      const auto first = std::max_element(v.begin(), v.end()) - v.begin();
+      EXPECT_EQ(argmax(v), first) << "n " << n << ", trial " << trial;
+    }
+  }
+  EXPECT_THROW(argmax({}), Error);
 }
 
 TEST(Sampler, SameSeedSameDrawsAndTopKRestricts) {

@@ -160,7 +160,7 @@ Context::~Context() {
 void Context::truncate(int64_t n_keep) {
   if (n_keep < 0 || n_keep > n_past_)
     fail("truncate: cannot keep {} positions of a sequence of {}", n_keep, n_past_);
-  logits_.clear();
+  n_logits_ = 0;
   n_past_ = n_keep;  // positions past n_past are never read, and are overwritten as it grows
 }
 
@@ -194,7 +194,7 @@ std::span<const float> Context::eval(std::span<const int32_t> tokens, bool all_l
     if (t < 0 || t >= c.n_vocab) fail_with<InvalidToken>("token id {} is outside the vocabulary of {}", t, c.n_vocab);
 
   const auto start_time = std::chrono::steady_clock::now();
-  logits_.clear();
+  n_logits_ = 0;
   ledger_ = {};
   for (size_t start = 0; start < tokens.size(); start += kMaxBatch) {
     const auto chunk = tokens.subspan(start, std::min<size_t>(kMaxBatch, tokens.size() - start));
@@ -217,9 +217,10 @@ std::span<const float> Context::eval(std::span<const int32_t> tokens, bool all_l
     n_past_ += static_cast<int64_t>(chunk.size());
     if (all_logits || last_chunk) {
       const TensorBinding& out = bind_[static_cast<size_t>(s.graph.output())];
-      const size_t old = logits_.size();
-      logits_.resize(old + static_cast<size_t>(out.desc.elements()));
-      out.buffer->read(out.offset, logits_.data() + old, out.desc.bytes());
+      const size_t end = n_logits_ + static_cast<size_t>(out.desc.elements());
+      if (logits_.size() < end) logits_.resize(end);
+      out.buffer->read(out.offset, logits_.data() + n_logits_, out.desc.bytes());
+      n_logits_ = end;
     }
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
@@ -230,7 +231,7 @@ std::span<const float> Context::eval(std::span<const int32_t> tokens, bool all_l
     stats_.decode_tokens += 1;
     stats_.decode_seconds += seconds;
   }
-  return logits_;
+  return logits();
 }
 
 // The plan of a decode step at n_past_: the last decode step's, with the positions its ops

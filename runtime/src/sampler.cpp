@@ -6,6 +6,37 @@
 
 namespace isomer {
 
+int32_t argmax(std::span<const float> logits) {
+  if (logits.empty()) fail("argmax: no logits");
+  // Sixteen running maxima side by side, each with the first index it was seen at, which the
+  // compiler turns into vector compares and blends: std::max_element's compare and branch per
+  // logit took about 100 us a token of qwen2.5's 151,936, while the other threads waited.
+  constexpr size_t kLanes = 16;
+  const size_t n = logits.size();
+  size_t best = 0;
+  size_t i = 0;
+  if (n >= kLanes) {
+    float max[kLanes];
+    size_t at[kLanes];
+    for (size_t j = 0; j < kLanes; ++j) {
+      max[j] = logits[j];
+      at[j] = j;
+    }
+    for (i = kLanes; i + kLanes <= n; i += kLanes)
+      for (size_t j = 0; j < kLanes; ++j) {
+        const bool more = logits[i + j] > max[j];
+        max[j] = more ? logits[i + j] : max[j];
+        at[j] = more ? i + j : at[j];
+      }
+    best = at[0];
+    for (size_t j = 1; j < kLanes; ++j)
+      if (max[j] > logits[best] || (max[j] == logits[best] && at[j] < best)) best = at[j];
+  }
+  for (; i < n; ++i)
+    if (logits[i] > logits[best]) best = i;
+  return static_cast<int32_t>(best);
+}
+
 Sampler::Sampler(const SamplerOptions& options) : options_(options), rng_(options.seed) {
   if (!(options.top_p > 0.0f)) fail("top-p {} must be greater than 0", options.top_p);
   if (options.min_p > 1.0f) fail("min-p {} must be at most 1", options.min_p);
@@ -22,6 +53,7 @@ void Sampler::accept(int32_t token) {
 
 int32_t Sampler::sample(std::span<const float> logits) {
   if (logits.empty()) fail("sampler: no logits");
+  if (options_.temperature <= 0.0f && options_.repeat_penalty == 1.0f) return argmax(logits);
   candidates_.resize(logits.size());
   for (size_t i = 0; i < logits.size(); ++i)
     candidates_[i] = {static_cast<int32_t>(i), logits[i], 0.0f};

@@ -10,6 +10,9 @@
 
 namespace isomer {
 
+// The first index of the largest logit (greedy decoding); isomer::Error when there are none.
+int32_t argmax(std::span<const float> logits);
+
 struct SamplerOptions {
   float temperature = 0.8f;
   int top_k = 40;             // <= 0: off

@@ -3,6 +3,7 @@
 #include <isomer/bench.h>
 #include <isomer/error.h>
 #include <isomer/quantize.h>
+#include <isomer/sampler.h>
 
 #include <fmt/format.h>
 
@@ -31,10 +32,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-int32_t argmax(std::span<const float> v) {
-  return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
 std::string params_label(int64_t n) {
