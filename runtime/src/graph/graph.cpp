@@ -2,6 +2,9 @@
 
 #include <isomer/error.h>
 
+#include <array>
+#include <span>
+
 namespace isomer {
 
 ValueId Graph::add_value(std::string name, TensorDesc desc, ValueKind kind) {
@@ -10,9 +13,12 @@ ValueId Graph::add_value(std::string name, TensorDesc desc, ValueKind kind) {
 }
 
 TensorDesc Graph::infer(const std::string& name, const Op& op, const std::vector<ValueId>& inputs) const {
-  std::vector<TensorDesc> descs;
-  descs.reserve(inputs.size());
-  for (ValueId v : inputs) descs.push_back(value(v).desc);
+  // The inputs' descriptors on the stack where they fit: decode checks its positioned nodes
+  // again every token (set_op).
+  std::array<TensorDesc, 4> few;
+  std::vector<TensorDesc> many(inputs.size() > few.size() ? inputs.size() : 0);
+  const std::span<TensorDesc> descs = many.empty() ? std::span(few).first(inputs.size()) : std::span(many);
+  for (size_t i = 0; i < inputs.size(); ++i) descs[i] = value(inputs[i]).desc;
   try {
     return op.infer(descs);
   } catch (const Error& e) {
