@@ -3,30 +3,31 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 namespace isomer {
 
 int32_t argmax(std::span<const float> logits) {
   if (logits.empty()) fail("argmax: no logits");
-  // Sixteen running maxima side by side, each with the first index it was seen at, which the
-  // compiler turns into vector compares and blends: std::max_element's compare and branch per
-  // logit took about 100 us a token of qwen2.5's 151,936, while the other threads waited.
+  // Sixteen running maxima, each with the first index it was seen at: sixteen independent
+  // chains of compares and conditional moves, where std::max_element is one chain, a compare
+  // and branch per logit. Over qwen2.5's 151,936 logits, on an AMD Zen 5: 30 us against 108 us,
+  // on the thread the others wait for.
   constexpr size_t kLanes = 16;
-  const size_t n = logits.size();
-  size_t best = 0;
-  size_t i = 0;
-  if (n >= kLanes) {
+  const size_t n = logits.size(), lanes_end = std::min<size_t>(n, UINT32_MAX) / kLanes * kLanes;
+  size_t best = 0, i = 0;
+  if (lanes_end > 0) {
     float max[kLanes];
-    size_t at[kLanes];
+    uint32_t at[kLanes];
     for (size_t j = 0; j < kLanes; ++j) {
       max[j] = logits[j];
-      at[j] = j;
+      at[j] = static_cast<uint32_t>(j);
     }
-    for (i = kLanes; i + kLanes <= n; i += kLanes)
+    for (i = kLanes; i < lanes_end; i += kLanes)
       for (size_t j = 0; j < kLanes; ++j) {
         const bool more = logits[i + j] > max[j];
         max[j] = more ? logits[i + j] : max[j];
-        at[j] = more ? i + j : at[j];
+        at[j] = more ? static_cast<uint32_t>(i + j) : at[j];
       }
     best = at[0];
     for (size_t j = 1; j < kLanes; ++j)
