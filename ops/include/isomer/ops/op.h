@@ -20,8 +20,8 @@ namespace isomer {
 
 // A tensor's dimensions, outermost first; the last is contiguous. Held inline, at most
 // kMaxDims (GGUF's limit): every step copies descriptors into its views, and as a heap vector
-// each copy was an allocation (4,300 a token in qwen2.5-0.5b decode, on the thread the others
-// wait for).
+// each copy was an allocation (most of the 4,300 a token of qwen2.5-0.5b decode made, on the
+// thread the others wait for).
 class Shape {
  public:
   static constexpr size_t kMaxDims = 4;
