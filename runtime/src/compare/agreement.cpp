@@ -1,5 +1,6 @@
 #include <isomer/agreement.h>
 #include <isomer/error.h>
+#include <isomer/sampler.h>
 
 #include <algorithm>
 #include <cmath>
@@ -48,8 +49,7 @@ Position compare(std::span<const TopLogit> ref_top, double ref_lse, std::span<co
   a.kl = std::max(a.kl, 0.0);  // rounding can leave a tiny negative sum
   if (ref_top[0].logit - ref_top[1].logit > clear_margin) {
     a.counted = true;
-    const auto best = std::max_element(row.begin(), row.end()) - row.begin();
-    a.agreed = best == ref_top[0].id;
+    a.agreed = argmax(row) == ref_top[0].id;
   }
   return a;
 }

@@ -4,6 +4,7 @@
 #include <isomer/compare.h>
 #include <isomer/error.h>
 #include <isomer/model.h>
+#include <isomer/sampler.h>
 #include <isomer/version.h>
 
 #include "compare/energy.h"
@@ -74,8 +75,7 @@ Evaluation evaluate(const Model& model, const std::vector<int32_t>& tokens, bool
   Context ctx(model, {.n_ctx = co.n_ctx});
   auto logits = ctx.eval(std::span(tokens).first(greedy_prompt));
   for (int i = 0; i < greedy_tokens; ++i) {
-    const int32_t next =
-        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    const int32_t next = argmax(logits);
     float second = -INFINITY;
     for (size_t v = 0; v < logits.size(); ++v)
       if (v != static_cast<size_t>(next)) second = std::max(second, logits[v]);
