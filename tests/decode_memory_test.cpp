@@ -40,10 +40,11 @@ TEST_P(DecodeMemory, AllocatesLittlePerToken) {
   constexpr int kTokens = 16;
   for (int i = 0; i < kTokens; ++i) next = argmax(ctx.eval({&next, 1}));
   const double per_token = static_cast<double>(g_allocations.load() - before) / kTokens;
-  // What is left: the reference RoPE's angles, a few per-call inputs and the ledger's entries.
+  // What is left is a few per-call inputs and the run ledger's entries, none per layer (19.4 a
+  // token for stories260K's 5 layers, 19.2 for the synthetic qwen2's 3, when this was written).
   const int layers = model->config().n_layer;
   EXPECT_GT(per_token, 0.0) << "the counter sees the library's allocations";
-  EXPECT_LE(per_token, 4.0 * static_cast<double>(layers) + 32) << GetParam() << ", " << layers << " layers";
+  EXPECT_LE(per_token, 24.0) << GetParam() << ", " << layers << " layers";
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, DecodeMemory, testing::Values("stories260K.gguf", "qwen2-syn-q4_k_m.gguf"),

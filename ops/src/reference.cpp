@@ -82,7 +82,10 @@ void swiglu(std::span<const TensorView> in, const TensorView& out) {
 void rope(const RopeParams& p, std::span<const TensorView> in, const TensorView& out) {
   const int64_t rows = in[0].desc.rows(), cols = in[0].desc.cols();
   const float* factors = in.size() == 3 ? in[2].as<const float>() : nullptr;
-  std::vector<float> cs(static_cast<size_t>(p.n_rot));
+  // Kept per thread: decode rotates q and k of every layer each token, and a fresh buffer was
+  // two of its allocations a layer.
+  thread_local std::vector<float> cs;
+  cs.resize(static_cast<size_t>(p.n_rot));
   const int half = p.n_rot / 2;
   for (int64_t r = 0; r < rows; ++r) {
     rope_angles(p, in[1].as<const int32_t>()[r], factors, cs.data());
