@@ -202,8 +202,8 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
   // no tail (64: an attention head; the sums added across lanes eight at a time). The block
   // types: rows of 512 (the 4/5-bit types' decode takes such short rows 16 at a time) and of
   // 2048 (8 K-quant blocks: where a fused multiply-add that vec_dot does not fuse shows); for
-  // the 32-element types also 15 blocks, an odd number (Q5_0's and Q5_1's decode takes the
-  // blocks' heads two blocks at a time, the last alone).
+  // the 32-element types also 15 blocks, an odd number (Q4_0's, Q5_0's and Q5_1's decode take
+  // two blocks' scales at a time, the last block alone).
   std::vector<int64_t> lengths =
       traits(type).block_elems == 1 ? std::vector<int64_t>{517, 1100, 64} : std::vector<int64_t>{512, 2048};
   if (traits(type).block_elems == 32) lengths.push_back(480);
