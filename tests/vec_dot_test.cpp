@@ -112,6 +112,21 @@ std::vector<cpu::Isa> runnable_isas() {
   return isas;
 }
 
+// Every instruction set this CPU runs, each with the AVX-512 decode's bit shuffles off and, for
+// AVX-512 on a CPU that has them, on (bit_shuffles()).
+std::vector<std::pair<cpu::Isa, bool>> kernel_variants() {
+  const bool native = cpu::bit_shuffles();
+  cpu::set_bit_shuffles(true);
+  const bool has = cpu::bit_shuffles();
+  cpu::set_bit_shuffles(native);
+  std::vector<std::pair<cpu::Isa, bool>> variants;
+  for (cpu::Isa isa : runnable_isas()) {
+    variants.emplace_back(isa, false);
+    if (has && isa >= cpu::Isa::Avx512) variants.emplace_back(isa, true);
+  }
+  return variants;
+}
+
 // The AVX2 and AVX-512 kernels against the portable ones on the same blocks: the same
 // activation blocks and bit-identical dot products (every path keeps the AVX2 lanes and their
 // order; VNNI's int8 sums are the same integers).
@@ -191,9 +206,11 @@ float repacked_order<quant::BlockQ4_K>(const uint8_t* w, const uint8_t* x, int64
 // activation block (70 rows: weights packed once, reused), in every instruction set this CPU runs.
 // Q4_0, Q8_0 and Q4_K products take the order of llama.cpp's repacked kernels instead
 // (the lane tiles of vec_dot_simd.inc and vec_dot_lanes.inc, the decode tiles of vec_dot_pairs.inc),
-// to the bit.
+// to the bit. Q5_0's and Q5_1's decode tiles take their high bits by bit shuffle where CPUID has
+// AVX512_BITALG, otherwise by byte shuffle and test: both are run where the CPU has it.
 TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
   const DType type = GetParam();
+  const bool native_bit_shuffles = cpu::bit_shuffles();
   std::mt19937 rng(5);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const int64_t rows = 35, cols = 70, out_stride = 37;
@@ -213,7 +230,8 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
     for (float& v : wf) v = normal(rng) * 0.1f;
     std::vector<uint8_t> w(w_stride * rows), x(x_stride * cpu::dot_rows_x_rows(type, cols));
     for (int64_t r = 0; r < rows; ++r) quantize_row(type, wf.data() + r * n, w.data() + r * w_stride, n);
-    for (cpu::Isa isa_id : runnable_isas()) {
+    for (const auto& [isa_id, bits] : kernel_variants()) {
+      cpu::set_bit_shuffles(bits);
       const cpu::IsaKernels* isa = &cpu::isa_kernels(isa_id);
       std::vector<float> xf;
       for (int64_t c = 0; c < cols; ++c) std::ranges::copy(activations(n, rng), std::back_inserter(xf));
@@ -234,12 +252,13 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
             for (int64_t r = 0; r < n_rows; ++r)
               EXPECT_EQ(out[c * out_stride + r], expected(w.data() + r * w_stride, x.data() + c * x_stride, n_cols))
                   << dtype_name(type) << " weight row " << r << " of " << n_rows << ", activation row " << c << " of "
-                  << n_cols << ", " << cpu::isa_name(isa_id) << ", length " << n;
+                  << n_cols << ", " << cpu::isa_name(isa_id) << (bits ? " with bit shuffles" : "") << ", length " << n;
           for (int64_t c = 0; c < n_cols; ++c)  // nothing written between a row's results
             for (int64_t r = n_rows; r < out_stride; ++r) EXPECT_TRUE(std::isnan(out[c * out_stride + r]));
         }
     }
   }
+  cpu::set_bit_shuffles(native_bit_shuffles);
 }
 
 // Decode takes a call's rows in groups of up to 512 KiB, each group's tiles interleaved, rows

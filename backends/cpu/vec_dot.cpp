@@ -112,6 +112,20 @@ bool far_apart = [] {
 bool decode_rows_far_apart() { return far_apart; }
 void set_decode_rows_far_apart(bool far) { far_apart = far; }
 
+namespace {
+bool cpu_has_bitalg() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bitalg");
+#else
+  return false;
+#endif
+}
+bool bit_shuffles_on = cpu_has_bitalg();
+}  // namespace
+bool bit_shuffles() { return bit_shuffles_on; }
+void set_bit_shuffles(bool on) { bit_shuffles_on = on && cpu_has_bitalg(); }
+
 std::string isa_description() {
   const Isa active = active_isa(), detected = detected_isa();
   if (active == detected) return isa_name(active);

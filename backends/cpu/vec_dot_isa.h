@@ -58,6 +58,17 @@ void tile_levels(uint8_t* rows, size_t stride, int64_t count, int64_t nb, size_t
 bool decode_rows_far_apart();
 void set_decode_rows_far_apart(bool far);
 
+// Whether the AVX-512 decode tiles of Q5_0 and Q5_1 take their high bits with AVX512_BITALG's
+// bit shuffle (Ice Lake, Zen 4 and later), one instruction where a byte shuffle and a test
+// took two. On an AMD Zen 5, where both and the tiles' inserts, permutes and conversions share
+// two vector pipes, the masks were a quarter of the Q5_0 tile's time; with the bit shuffle one
+// thread reads rows of 896 from L2 1.02-1.09x as fast (Q5_1 1.03-1.07x) and from DRAM
+// 1.02-1.09x. CPUs with AVX-512 VNNI but no BITALG (Cascade Lake) take the shuffle and test. The
+// same bits either way; on where CPUID has BITALG, and tests set it both ways
+// (set_bit_shuffles(true) is a no-op without it).
+bool bit_shuffles();
+void set_bit_shuffles(bool on);
+
 // One instruction set's kernels; the caller checks the CPU runs them (isa <= detected_isa()).
 const IsaKernels& isa_kernels(Isa isa);
 
