@@ -223,7 +223,10 @@ void convert_row(DType weight, const float* x, void* dst, int64_t n, bool amx) {
   if (biased_levels(weight)) {
     const auto* blocks = static_cast<const BlockQ8_K*>(dst);
     auto* biased = static_cast<uint8_t*>(dst) + row_bytes(DType::Q8_K, n);
-    for (int64_t i = 0; i < n; ++i) biased[i] = static_cast<uint8_t>(blocks[i / quant::kQK_K].qs[i % quant::kQK_K] + 128);
+    // Block by block: a division and a remainder per element made Q6_K's conversion of a row
+    // of 4864 take 4.9 us, where Q4_K's (the same quantisation, no biased copy) took 1.3.
+    for (int64_t b = 0; b < n / quant::kQK_K; ++b)
+      for (int j = 0; j < quant::kQK_K; ++j) biased[b * quant::kQK_K + j] = static_cast<uint8_t>(blocks[b].qs[j] + 128);
     return;
   }
   const DType act = activation_type(weight);
