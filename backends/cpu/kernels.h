@@ -57,8 +57,7 @@ std::span<const uint8_t> first_weights(const ThreadPool& pool, std::span<const P
 void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
                const TensorView& k, const TensorView& v, const TensorView& out);
 void swiglu(ThreadPool& pool, const TensorView& g, const TensorView& u, const TensorView& out);
-// The reference's RMS norm to its bits (each group's sum of squares in double, element by element
-// in order), eight groups' sums interleaved.
+// The reference's RMS norm to its bits (each group's sum of squares as isomer/ops/norm.h adds it).
 void rms_norm(ThreadPool& pool, const RmsNormParams& p, const TensorView& x, const TensorView& w, const TensorView& out);
 void store_kv(ThreadPool& pool, const StoreKVParams& p, const TensorView& rows, const TensorView& cache);
 

@@ -1,6 +1,7 @@
 // Plain reference implementations: straightforward loops, f32 storage with double
 // accumulation, no threads and no SIMD. Backends are tested against these.
 #include <isomer/error.h>
+#include <isomer/ops/norm.h>
 #include <isomer/ops/op.h>
 #include <isomer/ops/rope.h>
 
@@ -47,7 +48,7 @@ void rms_norm(const RmsNormParams& p, std::span<const TensorView> in, const Tens
   for (int64_t i = 0; i < groups; ++i) {
     const float* x = in[0].as<const float>() + i * g;
     float* y = out.as<float>() + i * g;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(dot(x, x, g) / g) + p.eps);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(sum_of_squares(x, g) / g) + p.eps);
     for (int64_t j = 0; j < g; ++j) y[j] = x[j] * scale * w[j];
   }
 }
@@ -145,6 +146,15 @@ float yarn_corr_dim(int n_rot, int n_ctx_orig, float rotations, float base) {
 }
 
 }  // namespace
+
+double sum_of_squares(const float* x, int64_t n) {
+  double s[8] = {};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; ++l) s[l] += double{x[j + l]} * x[j + l];
+  for (; j < n; ++j) s[j % 8] += double{x[j]} * x[j];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
 
 void rope_angles(const RopeParams& p, int32_t position, const float* freq_factors, float* out) {
   const float theta_scale = std::pow(p.freq_base, -2.0f / p.n_rot);
