@@ -83,6 +83,35 @@ TEST(Bench, RunMeasuresEveryRepetition) {
   EXPECT_THROW(bench::run(p), Error);
 }
 
+// With a bandwidth meter each timed repetition's generation is judged against the bandwidth
+// measured around it; the meter's resident buffer is not counted in the run's peak RSS.
+TEST(Bench, RooflinePairsEachRepetitionWithItsBandwidth) {
+  const bench::BandwidthMeter meter(uint64_t{256} << 20);
+  bench::Params p{.model = tiny(), .load = {.threads = 1}, .context = {}, .n_prompt = 8, .n_gen = 4, .reps = 2};
+  p.bandwidth = &meter;
+  const auto r = bench::run(p);
+  ASSERT_EQ(r.generation.samples.size(), 2u);
+  ASSERT_EQ(r.generation_bandwidth.size(), 2u);
+  const bench::Stats roof = bench::roofline(r, 0);
+  ASSERT_EQ(roof.samples.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_GT(r.generation_bandwidth[i], 0);
+    EXPECT_DOUBLE_EQ(roof.samples[i], 100.0 * static_cast<double>(r.model.bytes_per_token) *
+                                          r.generation.samples[i] / (r.generation_bandwidth[i] * 1e9));
+  }
+  if (r.peak_rss_of_run) EXPECT_LT(r.peak_rss, meter.bytes()) << "the meter's buffer counted in the peak";
+
+  // Without a meter: every repetition against the one bandwidth given, none without one.
+  p.bandwidth = nullptr;
+  const auto plain = bench::run(p);
+  EXPECT_TRUE(plain.generation_bandwidth.empty());
+  const bench::Stats given = bench::roofline(plain, 10);
+  ASSERT_EQ(given.samples.size(), 2u);
+  EXPECT_DOUBLE_EQ(given.samples[1], 100.0 * static_cast<double>(plain.model.bytes_per_token) *
+                                         plain.generation.samples[1] / 10e9);
+  EXPECT_TRUE(bench::roofline(plain, 0).samples.empty());
+}
+
 TEST(Bench, BandwidthIsPositive) {
   const auto b = bench::read_bandwidth(1, 64 << 20, 0.05);
   EXPECT_GT(b.gb_per_s, 0);
@@ -120,6 +149,10 @@ TEST(Bench, JsonHasEveryField) {
     EXPECT_EQ(x["tg"]["samples"].size(), 2u);
     EXPECT_GT(x["pp"]["mean"].get<double>(), 0);
     EXPECT_GT(x["roofline_pct"].get<double>(), 0);
+    ASSERT_EQ(x["generation_bandwidth_gb_per_s"].size(), 2u);  // measured around each repetition
+    EXPECT_GT(x["generation_bandwidth_gb_per_s"][1].get<double>(), 0);
+    EXPECT_EQ(x["roofline"]["samples"].size(), 2u);
+    EXPECT_DOUBLE_EQ(x["roofline"]["mean"].get<double>(), x["roofline_pct"].get<double>());
     EXPECT_GT(x["peak_rss_bytes"].get<uint64_t>(), 0u);
   }
   EXPECT_EQ(j["results"][0]["threads"], 1);

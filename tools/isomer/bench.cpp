@@ -48,10 +48,21 @@ std::optional<double> compute_pct(const bench::Result& r, const std::vector<benc
   return std::nullopt;
 }
 
-// Percent of the bandwidth roof that generation reached, if a bandwidth is known.
-std::optional<double> roofline(const bench::Result& r, double gbs) {
-  if (gbs <= 0 || r.generation.samples.empty()) return std::nullopt;
-  return 100.0 * static_cast<double>(r.model.bytes_per_token) * r.generation.mean / (gbs * 1e9);
+// Percent of the bandwidth roof that generation reached (the mean over its repetitions, each
+// against the bandwidth measured around it where it was), if a bandwidth is known.
+std::optional<double> roofline_pct(const bench::Result& r, double gbs) {
+  const bench::Stats s = bench::roofline(r, gbs);
+  if (s.samples.empty()) return std::nullopt;
+  return s.mean;
+}
+// The bandwidth a result's roofline is judged against: the mean of those measured around its
+// repetitions, or gbs.
+double judged_bandwidth(const bench::Result& r, double gbs) {
+  if (r.generation_bandwidth.empty()) return gbs;
+  return bench::stats(r.generation_bandwidth).mean;
+}
+bool any_paired(const std::vector<bench::Result>& results) {
+  return std::ranges::any_of(results, [](const bench::Result& r) { return !r.generation_bandwidth.empty(); });
 }
 
 std::string mib(uint64_t bytes) { return fmt::format("{:.2f} MiB", bytes / 1048576.0); }
@@ -76,10 +87,13 @@ void print_markdown(const std::vector<bench::Result>& results, const std::vector
       };
       row(fmt::format("pp{}", r.params.n_prompt), r.prompt, "");
       if (r.params.n_gen > 0) {
-        const auto roof = roofline(r, gbs);
+        const bench::Stats roof = bench::roofline(r, gbs);
+        std::string cell;
+        if (!r.generation_bandwidth.empty()) cell = fmt::format("{:.1f} ± {:.1f} %", roof.mean, roof.sd);
+        else if (!roof.samples.empty()) cell = fmt::format("{:.1f} %", roof.mean);
         row(after_prompt ? fmt::format("tg{}@{}", r.params.n_gen, r.params.n_prompt)
                          : fmt::format("tg{}", r.params.n_gen),
-            r.generation, roof ? fmt::format("{:.1f} %", *roof) : "");
+            r.generation, cell);
       }
     }
     fmt::print("\npp: the prompt in one batch from an empty cache; tg: tokens one at a time "
@@ -96,7 +110,17 @@ void print_markdown(const std::vector<bench::Result>& results, const std::vector
     for (const auto& b : bw)
       fmt::print("| {} MiB buffer | {} | {:.2f} |\n", b.buffer_bytes >> 20, b.threads, b.gb_per_s);
   }
-  if (gbs > 0 && !results.empty())
+  if (any_paired(results))
+    fmt::print("\nroofline: weight bytes read per generated token × tg tokens/s ÷ the read bandwidth at the "
+               "run's thread count, measured just before and just after each repetition's generation (the "
+               "higher of the two); mean ± sd over the repetitions. The bandwidth table: one measurement "
+               "before the runs{}.\n",
+               std::ranges::all_of(results, [](const bench::Result& r) {
+                 return r.params.n_gen == 0 || !r.generation_bandwidth.empty();
+               })
+                   ? ""
+                   : fmt::format(", whose best ({:.2f} GB/s) other devices' generation is judged against", gbs));
+  else if (gbs > 0 && !results.empty())
     fmt::print("\nroofline: weight bytes read per generated token × tg tokens/s ÷ {:.2f} GB/s{}\n",
                gbs, bw.empty() ? " (given)" : " (the best bandwidth measured)");
   if (!peaks.empty()) {
@@ -138,8 +162,12 @@ nlohmann::json result_json(const bench::Result& r, const std::vector<bench::Comp
       {"peak_rss_scope", r.peak_rss_of_run ? "run" : "process"},
       {"fallback_nodes", r.fallback_nodes},
   };
-  const auto roof = roofline(r, gbs);
+  const auto roof = roofline_pct(r, gbs);
   j["roofline_pct"] = roof ? nlohmann::json(*roof) : nlohmann::json(nullptr);
+  j["roofline"] = roof ? stats_json(bench::roofline(r, gbs)) : nlohmann::json(nullptr);
+  const double judged = judged_bandwidth(r, gbs);
+  j["roofline_bandwidth_gb_per_s"] = judged > 0 ? nlohmann::json(judged) : nlohmann::json(nullptr);
+  j["generation_bandwidth_gb_per_s"] = r.generation_bandwidth;
   const auto pct = compute_pct(r, peaks);
   j["compute_peak_pct"] = pct ? nlohmann::json(*pct) : nlohmann::json(nullptr);
   return j;
@@ -180,11 +208,11 @@ void print_csv(const std::vector<bench::Result>& results, const std::vector<benc
                  r.params.load.backend, r.device, kernels_name(r), r.threads, test, r.params.n_prompt,
                  r.params.n_gen, r.params.reps, s.mean, s.sd,
                  fmt::format("{:.4f}", fmt::join(s.samples, ";")), r.peak_rss,
-                 gbs > 0 ? fmt::format("{:.3f}", gbs) : "",
+                 judged_bandwidth(r, gbs) > 0 ? fmt::format("{:.3f}", judged_bandwidth(r, gbs)) : "",
                  roof ? fmt::format("{:.2f}", *roof) : "");
     };
     row("pp", r.prompt, std::nullopt);
-    if (r.params.n_gen > 0) row("tg", r.generation, roofline(r, gbs));
+    if (r.params.n_gen > 0) row("tg", r.generation, roofline_pct(r, gbs));
   }
   for (const auto& b : bw)
     fmt::print("bandwidth,,,{},,cpu,cpu,,{},bandwidth,,,,{:.4f},,,,{:.3f},\n", b.buffer_bytes,
@@ -225,7 +253,9 @@ void add_bench(CLI::App& app) {
       ->check(CLI::IsMember({"md", "csv", "json"}))->capture_default_str();
   auto* bw = cmd->add_flag("--bandwidth", o->bandwidth,
                            "Measure streaming read bandwidth at each thread count, and report "
-                           "generation's share of that roof");
+                           "generation's share of that roof: on the CPU each repetition's against "
+                           "the bandwidth measured just before and after its generation (the "
+                           "buffer stays resident meanwhile and is left out of peak RSS)");
   cmd->add_option("--bandwidth-gbs", o->bandwidth_gbs,
                   "Roofline against this bandwidth (GB/s) instead of measuring it")
       ->check(CLI::PositiveNumber)->excludes(bw);
@@ -246,9 +276,13 @@ void add_bench(CLI::App& app) {
       counts.insert(t > 0 ? t : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     if (o->compute_peak)
       for (int t : counts) peaks.push_back(bench::compute_peak(t));
+    // --bandwidth: one buffer for the measurements before the runs and those around each
+    // repetition's generation (bench::Params::bandwidth).
+    std::optional<bench::BandwidthMeter> meter;
     if (o->bandwidth) {
+      meter.emplace(uint64_t(o->bandwidth_mib) << 20);
       for (int t : counts) {
-        bws.push_back(bench::read_bandwidth(t, uint64_t(o->bandwidth_mib) << 20));
+        bws.push_back(meter->read(t));
         if (o->progress)
           fmt::print(stderr, "bandwidth, {} thread(s): {:.2f} GB/s\n", t, bws.back().gb_per_s);
         gbs = std::max(gbs, bws.back().gb_per_s);
@@ -269,7 +303,8 @@ void add_bench(CLI::App& app) {
                                 .context = {.n_ctx = o->n_ctx},
                                 .n_prompt = n_prompt,
                                 .n_gen = n_gen,
-                                .reps = o->reps};
+                                .reps = o->reps,
+                                .bandwidth = meter ? &*meter : nullptr};
                 p.load.kernels = kernels == "vendor" ? KernelChoice::Vendor : KernelChoice::Portable;
                 results.push_back(bench::run(p, progress));
               }

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,8 @@ struct ModelFacts {
 };
 ModelFacts facts(const Model& model);
 
+class BandwidthMeter;
+
 struct Params {
   std::string model;
   LoadOptions load;        // backend, device, threads
@@ -53,6 +56,12 @@ struct Params {
   // Called as each timed repetition's prompt (prompt true) or generation phase begins and ends
   // (compare reads energy counters there).
   std::function<void(bool prompt, bool begin)> on_phase = {};
+  // When set and the model runs on the CPU: the read bandwidth at the run's thread count just
+  // before and just after each timed repetition's generation (about 0.2 s each), the higher of
+  // the two in Result::generation_bandwidth. A shared host's bandwidth moves with its
+  // neighbours' load (41-67 GB/s within an hour on one 2-vCPU VM), so each repetition is judged
+  // against the bandwidth of its own minutes. The meter's resident buffer is left out of peak_rss.
+  const BandwidthMeter* bandwidth = nullptr;
 };
 
 struct Result {
@@ -65,6 +74,7 @@ struct Result {
   uint64_t peak_rss = 0;        // bytes; 0 where the system does not say
   bool peak_rss_of_run = false; // the peak was reset before this run (else: of the process)
   size_t fallback_nodes = 0;    // nodes that ran on the CPU instead of the device
+  std::vector<double> generation_bandwidth;  // GB/s around each timed repetition (Params::bandwidth)
 };
 
 // The token ids every benchmark evaluates: deterministic, ordinary tokens (below half the
@@ -74,6 +84,11 @@ std::vector<int32_t> tokens(int64_t n_vocab, int n);
 // Loads the model, runs one untimed warm-up repetition, then `reps` timed ones. isomer::Error
 // for bad parameters or a model that fails to load. `progress` gets a line now and then.
 Result run(const Params& params, const std::function<void(std::string_view)>& progress = {});
+
+// Generation's share of the bandwidth roof in percent, one sample per timed repetition: weight
+// bytes per token x its tokens/s / its generation_bandwidth where measured, else / gbs (none
+// where gbs <= 0).
+Stats roofline(const Result& r, double gbs);
 
 // Peak resident set size of this process in bytes (VmHWM), 0 if unknown.
 uint64_t peak_rss();
@@ -87,7 +102,19 @@ struct Bandwidth {
   uint64_t buffer_bytes = 0;
 };
 // Streaming read bandwidth: `threads` threads sum disjoint parts of a buffer far larger than
-// any cache, repeatedly for about `seconds`; the best pass counts.
+// any cache, repeatedly for about `seconds` (at least 3 passes); the best pass counts. The meter
+// keeps its buffer, touched once, for measurements again and again (its pages stay resident
+// while it lives); read_bandwidth makes one for a single measurement.
+class BandwidthMeter {
+ public:
+  explicit BandwidthMeter(uint64_t buffer_bytes = uint64_t{1} << 30);
+  Bandwidth read(int threads, double seconds = 1.0) const;
+  uint64_t bytes() const { return words_ * 8; }
+
+ private:
+  std::unique_ptr<uint64_t[], void (*)(void*)> buf_;
+  size_t words_ = 0;
+};
 Bandwidth read_bandwidth(int threads, uint64_t buffer_bytes = uint64_t{1} << 30,
                          double seconds = 1.0);
 // The CPU's arithmetic peak, what prompt processing is judged against: `threads` threads run

@@ -28,6 +28,10 @@
 namespace isomer::bench {
 namespace {
 
+// Each bandwidth probe around a repetition's generation (Params::bandwidth): a 1 GiB buffer
+// streams in about 20 ms at 50-60 GB/s, so about ten passes, the best counting.
+constexpr double kProbeSeconds = 0.2;
+
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) {
@@ -123,6 +127,8 @@ Result run(const Params& p, const std::function<void(std::string_view)>& progres
     const double prompt_s = seconds_since(t0);
     phase(true, false);
     r.fallback_nodes = std::max(r.fallback_nodes, ctx.fallbacks().size());
+    const bool probe = p.bandwidth && rep > 0 && p.n_gen > 0 && r.device.starts_with("cpu");
+    double bandwidth = probe ? p.bandwidth->read(r.threads, kProbeSeconds).gb_per_s : 0;
     phase(false, true);
     t0 = Clock::now();
     for (int i = 0; i < p.n_gen; ++i) {
@@ -131,6 +137,10 @@ Result run(const Params& p, const std::function<void(std::string_view)>& progres
     }
     const double gen_s = seconds_since(t0);
     phase(false, false);
+    if (probe) {
+      bandwidth = std::max(bandwidth, p.bandwidth->read(r.threads, kProbeSeconds).gb_per_s);
+      r.generation_bandwidth.push_back(bandwidth);
+    }
     r.fallback_nodes = std::max(r.fallback_nodes, ctx.fallbacks().size());
     if (rep == 0) {
       if (progress) progress(fmt::format("{} on {}, {} threads: warm-up done", p.model, r.device,
@@ -146,7 +156,19 @@ Result run(const Params& p, const std::function<void(std::string_view)>& progres
   r.prompt = stats(std::move(pp));
   r.generation = stats(std::move(tg));
   r.peak_rss = peak_rss();
+  // The meter's buffer was resident when the peak was reset, so all of it is in the peak.
+  if (p.bandwidth && r.peak_rss_of_run) r.peak_rss -= std::min(r.peak_rss, p.bandwidth->bytes());
   return r;
+}
+
+Stats roofline(const Result& r, double gbs) {
+  std::vector<double> pct;
+  const auto& tg = r.generation.samples;
+  for (size_t i = 0; i < tg.size(); ++i) {
+    const double bw = i < r.generation_bandwidth.size() ? r.generation_bandwidth[i] : gbs;
+    if (bw > 0) pct.push_back(100.0 * static_cast<double>(r.model.bytes_per_token) * tg[i] / (bw * 1e9));
+  }
+  return stats(std::move(pct));
 }
 
 uint64_t peak_rss() {
@@ -194,26 +216,27 @@ uint64_t sum_words(const uint64_t* p, size_t n) {
 
 }  // namespace
 
-Bandwidth read_bandwidth(int threads, uint64_t buffer_bytes, double seconds) {
-  if (threads < 1) fail("bandwidth: at least 1 thread, not {}", threads);
-  const size_t words = static_cast<size_t>(buffer_bytes / 8 / 64 * 64);
-  if (words == 0) fail("bandwidth: a buffer of {} bytes is too small", buffer_bytes);
-  std::unique_ptr<uint64_t[], decltype(&std::free)> buf(
-      static_cast<uint64_t*>(std::aligned_alloc(64, words * 8)), &std::free);
-  if (!buf) fail("bandwidth: cannot allocate {} MiB", words * 8 >> 20);
-  for (size_t i = 0; i < words; ++i) buf[i] = i;  // touch every page before timing
+BandwidthMeter::BandwidthMeter(uint64_t buffer_bytes)
+    : buf_(nullptr, &std::free), words_(static_cast<size_t>(buffer_bytes / 8 / 64 * 64)) {
+  if (words_ == 0) fail("bandwidth: a buffer of {} bytes is too small", buffer_bytes);
+  buf_.reset(static_cast<uint64_t*>(std::aligned_alloc(64, words_ * 8)));
+  if (!buf_) fail("bandwidth: cannot allocate {} MiB", words_ * 8 >> 20);
+  for (size_t i = 0; i < words_; ++i) buf_[i] = i;  // touch every page before timing
+}
 
+Bandwidth BandwidthMeter::read(int threads, double seconds) const {
+  if (threads < 1) fail("bandwidth: at least 1 thread, not {}", threads);
   std::atomic<uint64_t> sink{0};
   std::atomic<bool> stop{false};
   double best = 0;
   Clock::time_point pass_start;
   std::barrier sync(threads + 1);
   auto worker = [&](int t) {
-    const size_t begin = words * t / threads / 8 * 8, end = words * (t + 1) / threads / 8 * 8;
+    const size_t begin = words_ * t / threads / 8 * 8, end = words_ * (t + 1) / threads / 8 * 8;
     for (;;) {
       sync.arrive_and_wait();  // start of a pass
       if (stop.load()) return;
-      sink += sum_words(buf.get() + begin, end - begin);
+      sink += sum_words(buf_.get() + begin, end - begin);
       sync.arrive_and_wait();  // end of the pass
     }
   };
@@ -226,13 +249,18 @@ Bandwidth read_bandwidth(int threads, uint64_t buffer_bytes, double seconds) {
     sync.arrive_and_wait();
     sync.arrive_and_wait();
     const double s = seconds_since(pass_start);
-    best = std::max(best, static_cast<double>(words * 8) / s / 1e9);
+    best = std::max(best, static_cast<double>(words_ * 8) / s / 1e9);
     ++passes;
   }
   stop = true;
   sync.arrive_and_wait();
   pool.clear();
-  return {threads, best, words * 8};
+  return {threads, best, bytes()};
+}
+
+Bandwidth read_bandwidth(int threads, uint64_t buffer_bytes, double seconds) {
+  if (threads < 1) fail("bandwidth: at least 1 thread, not {}", threads);
+  return BandwidthMeter(buffer_bytes).read(threads, seconds);
 }
 
 namespace {
