@@ -162,9 +162,10 @@ nlohmann::json result_json(const bench::Result& r, const std::vector<bench::Comp
       {"peak_rss_scope", r.peak_rss_of_run ? "run" : "process"},
       {"fallback_nodes", r.fallback_nodes},
   };
-  const auto roof = roofline_pct(r, gbs);
-  j["roofline_pct"] = roof ? nlohmann::json(*roof) : nlohmann::json(nullptr);
-  j["roofline"] = roof ? stats_json(bench::roofline(r, gbs)) : nlohmann::json(nullptr);
+  const bench::Stats roof = bench::roofline(r, gbs);
+  const bool known = !roof.samples.empty();
+  j["roofline_pct"] = known ? nlohmann::json(roof.mean) : nlohmann::json(nullptr);
+  j["roofline"] = known ? stats_json(roof) : nlohmann::json(nullptr);
   const double judged = judged_bandwidth(r, gbs);
   j["roofline_bandwidth_gb_per_s"] = judged > 0 ? nlohmann::json(judged) : nlohmann::json(nullptr);
   j["generation_bandwidth_gb_per_s"] = r.generation_bandwidth;
