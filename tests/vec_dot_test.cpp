@@ -216,13 +216,14 @@ TEST_P(VecDot, RowTilesGiveTheLoneDotProductsToTheBit) {
   const int64_t rows = 35, cols = 70, out_stride = 37;
   // The float types: a tail past the 32-element steps (added in double), rows the prompt
   // tiles take in several passes of 512 elements (1100: two whole, a short one and a tail), and
-  // no tail (64: an attention head; the sums added across lanes eight at a time). The block
+  // short rows (attention heads) that short_rows takes: no tail (64; the sums added across
+  // lanes eight at a time), a tail (40) and the longest (128). The block
   // types: rows of 512 (the 4/5-bit types' decode takes such short rows 16 at a time) and of
   // 2048 (8 K-quant blocks: where a fused multiply-add that vec_dot does not fuse shows); for
   // the 32-element types also 15 blocks, an odd number (Q4_0's, Q5_0's and Q5_1's decode take
   // two blocks' scales at a time, the last block alone).
   std::vector<int64_t> lengths =
-      traits(type).block_elems == 1 ? std::vector<int64_t>{517, 1100, 64} : std::vector<int64_t>{512, 2048};
+      traits(type).block_elems == 1 ? std::vector<int64_t>{517, 1100, 64, 40, 128} : std::vector<int64_t>{512, 2048};
   if (traits(type).block_elems == 32) lengths.push_back(480);
   for (const int64_t n : lengths) {
     const size_t w_stride = row_bytes(type, n), x_stride = cpu::dot_rows_x_bytes(type, n);

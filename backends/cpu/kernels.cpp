@@ -212,12 +212,14 @@ void attention(ThreadPool& pool, const AttentionParams& p, const TensorView& q,
       const int kv_head = static_cast<int>(t % p.kv_heads);
       const uint8_t* kh = kp + static_cast<size_t>(kv_head) * head_bytes;
       const uint8_t* vh = vp + static_cast<size_t>(kv_head) * v_head_bytes;
-      // Decode streams the weights through the caches between layers, so the head's keys and
-      // values come from DRAM, a cache row apart: fetched all at once up front, their
-      // misses overlap instead of the dot products and value sums waiting on each (TinyLlama
-      // Q4_0 decode attention 0.110-0.112 s per 128 steps against 0.158-0.162; with the cache
-      // in L2, 0.072-0.076). A chunk's later rows find them cached.
-      if (t - begin < p.kv_heads) {
+      // The weights stream through the caches between layers, so the head's keys and values
+      // come from DRAM, a cache row apart. Prompts fetch them all at once up front, so that
+      // their misses overlap instead of the dot products and value sums waiting on each
+      // (TinyLlama Q4_0 decode attention 0.110-0.112 s per 128 steps against 0.158-0.162; with
+      // the cache in L2, 0.072-0.076); a chunk's later rows find them cached. Decode's kernels
+      // (short_rows, value_sums_f16) fetch each row a few rows ahead instead, so that the
+      // fetches overlap the arithmetic.
+      if (rows > 1 && t - begin < p.kv_heads) {
         prefetch_rows(kh, kv_stride, block_keys, head_bytes);
         prefetch_rows(vh, v_stride, block_keys, v_head_bytes);
       }
