@@ -283,6 +283,10 @@ float vec_dot(DType weight, const void* w_row, const void* x_act, int64_t n) {
   return vec_dot_fn(weight)(w_row, x_act, n);
 }
 
+bool attention_rows_fetched_ahead(int64_t head_dim) {
+  return active_isa() != Isa::Portable && head_dim <= kShortRowElems;
+}
+
 void value_sums_f16(const uint16_t* v, size_t v_stride, int64_t keys, const float* ms, const float* vs, int heads,
                     int64_t d, float* out) {
   kernels().value_sums_f16(v, v_stride, keys, ms, vs, heads, d, out);
