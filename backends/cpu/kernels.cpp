@@ -5,7 +5,9 @@
 #include <isomer/ops/norm.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "vec_dot.h"
@@ -145,18 +147,14 @@ void softmax_sums(const float* ms, const float* ws, int64_t keys, float* sum) {
   std::copy_n(s, N, sum);
 }
 void softmax_sums(const float* ms, const float* ws, int64_t keys, int n, float* sum) {
-  for (int g = 0; g < n; g += 8) {
+  constexpr int kTogether = 8;
+  using SumsFn = void (*)(const float*, const float*, int64_t, float*);
+  static constexpr auto kSums = []<int... i>(std::integer_sequence<int, i...>) {
+    return std::array<SumsFn, sizeof...(i)>{&softmax_sums<i + 1>...};
+  }(std::make_integer_sequence<int, kTogether>());
+  for (int g = 0; g < n; g += kTogether) {
     const int64_t at = g * keys;
-    switch (std::min(8, n - g)) {
-      case 1: softmax_sums<1>(ms + at, ws + at, keys, sum + g); break;
-      case 2: softmax_sums<2>(ms + at, ws + at, keys, sum + g); break;
-      case 3: softmax_sums<3>(ms + at, ws + at, keys, sum + g); break;
-      case 4: softmax_sums<4>(ms + at, ws + at, keys, sum + g); break;
-      case 5: softmax_sums<5>(ms + at, ws + at, keys, sum + g); break;
-      case 6: softmax_sums<6>(ms + at, ws + at, keys, sum + g); break;
-      case 7: softmax_sums<7>(ms + at, ws + at, keys, sum + g); break;
-      default: softmax_sums<8>(ms + at, ws + at, keys, sum + g); break;
-    }
+    kSums[static_cast<size_t>(std::min(kTogether, n - g) - 1)](ms + at, ws + at, keys, sum + g);
   }
 }
 }  // namespace

@@ -126,9 +126,9 @@ using DotRowsFn = void (*)(const void* w, size_t w_stride, int64_t rows, const v
                            int64_t cols, int64_t n, float* out, int64_t out_stride);
 DotRowsFn dot_rows_fn(DType weight);
 
-// F32, F16 and BF16 rows of at most kShortRowElems elements (attention's heads) against several
-// activation rows take short_rows (vec_dot_simd.inc) with SIMD: their sums stay in registers,
-// and each row fetches the one a few rows on.
+// F32, F16 and BF16 rows of at most kShortRowElems elements (attention's heads) against any
+// number of activation rows take short_rows (vec_dot_simd.inc) with SIMD: their sums stay in
+// registers, and each row fetches the one a few rows on.
 constexpr int64_t kShortRowElems = 128;
 // Whether decode's attention kernels fetch a KV head's rows ahead themselves: dot_rows of keys
 // of head_dim elements (short_rows) and value_sums_f16; not with the portable kernels.

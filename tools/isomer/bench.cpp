@@ -202,6 +202,7 @@ void print_csv(const std::vector<bench::Result>& results, const std::vector<benc
   fmt::print("model,description,type,size_bytes,params,backend,device,kernels,threads,test,n_prompt,"
              "n_gen,reps,avg_ts,stddev_ts,samples_ts,peak_rss_bytes,bandwidth_gbs,roofline_pct\n");
   for (const auto& r : results) {
+    const double judged = judged_bandwidth(r, gbs);
     auto row = [&](const char* test, const bench::Stats& s, std::optional<double> roof) {
       fmt::print("{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4f},{:.4f},{},{},{},{}\n",
                  csv_field(r.model.path), csv_field(r.model.description),
@@ -209,7 +210,7 @@ void print_csv(const std::vector<bench::Result>& results, const std::vector<benc
                  r.params.load.backend, r.device, kernels_name(r), r.threads, test, r.params.n_prompt,
                  r.params.n_gen, r.params.reps, s.mean, s.sd,
                  fmt::format("{:.4f}", fmt::join(s.samples, ";")), r.peak_rss,
-                 judged_bandwidth(r, gbs) > 0 ? fmt::format("{:.3f}", judged_bandwidth(r, gbs)) : "",
+                 judged > 0 ? fmt::format("{:.3f}", judged) : "",
                  roof ? fmt::format("{:.2f}", *roof) : "");
     };
     row("pp", r.prompt, std::nullopt);
